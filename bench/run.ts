@@ -1,0 +1,33 @@
+/**
+ * `npm run bench`: every performance number of the project as ONE flat JSON object on stdout.
+ * Sections can be chosen with `--only matmul,gpt2,sae,hungarian`. Keys follow `tools/reference/bench_torch.py`
+ * so `npm run bench:compare` can print ratios against PyTorch/scipy measured on the same machine.
+ */
+import { machineFacts, peakRssMb } from "./util.ts";
+import { benchScalarMatmul } from "./matmul.ts";
+
+type Section = () => Promise<Record<string, number | string>>;
+
+const sections: Record<string, Section> = {
+  matmul: benchScalarMatmul,
+};
+
+function parseOnly(argv: string[]): string[] {
+  const i = argv.indexOf("--only");
+  if (i < 0) return Object.keys(sections);
+  const wanted = (argv[i + 1] ?? "").split(",").filter(Boolean);
+  const unknown = wanted.filter((w) => !(w in sections));
+  if (unknown.length > 0 || wanted.length === 0) {
+    console.error(`bench: unknown section(s) ${unknown.join(", ") || "(none given)"}; choose from ${Object.keys(sections).join(", ")}`);
+    process.exit(2);
+  }
+  return wanted;
+}
+
+const results: Record<string, number | string> = { ...machineFacts() };
+for (const name of parseOnly(process.argv.slice(2))) {
+  process.stderr.write(`bench: ${name}…\n`);
+  Object.assign(results, await sections[name]!());
+}
+results["peak_rss_mb"] = peakRssMb();
+console.log(JSON.stringify(results, null, 2));
