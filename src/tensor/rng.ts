@@ -39,6 +39,8 @@ function rotl(x: number, k: number): number {
 
 const LN2 = 0.6931471805599453;
 const SQRT_HALF = 0.7071067811865476;
+/** 1/(2i+1) for i = 0..13, the atanh series coefficients (each a correctly rounded double constant). */
+const ATANH_COEFFS = Array.from({ length: 14 }, (_, i) => 1 / (2 * i + 1));
 const f64 = new Float64Array(1);
 const u32 = new Uint32Array(f64.buffer);
 // Which u32 word holds the sign/exponent of a float64 depends on the platform's endianness.
@@ -47,7 +49,7 @@ const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 /**
  * Natural log of a positive finite number using only exactly-rounded IEEE operations, so the result is
  * bit-identical everywhere. x = m · 2^e with m in [√½, √2); ln m = 2·atanh(t), t = (m−1)/(m+1), |t| ≤ 0.172,
- * summed as an odd power series to far below double precision (t² ≤ 0.0295, 16 terms ≈ 1e-25).
+ * summed as an odd power series to far below double precision (t² ≤ 0.0295, 14 terms ≈ 1e-23).
  */
 export function detLog(x: number): number {
   if (!(x > 0) || !Number.isFinite(x)) {
@@ -72,12 +74,10 @@ export function detLog(x: number): number {
   }
   const t = (m - 1) / (m + 1);
   const t2 = t * t;
-  let term = t;
-  let sum = 0;
-  for (let i = 1; i <= 31; i += 2) {
-    sum += term / i;
-    term *= t2;
-  }
+  // Horner form of t·Σ t^(2i)/(2i+1), i = 0..13; the truncation error is below 0.0295^14/29 ≈ 1e-23.
+  let sum = ATANH_COEFFS[ATANH_COEFFS.length - 1]!;
+  for (let i = ATANH_COEFFS.length - 2; i >= 0; i--) sum = sum * t2 + ATANH_COEFFS[i]!;
+  sum *= t;
   return 2 * sum + e * LN2;
 }
 

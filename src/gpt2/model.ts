@@ -1,0 +1,225 @@
+/**
+ * GPT-2 forward pass on raw Float32Arrays, one function per layer, in the order the model runs them.
+ *
+ *   x = wte[token] + wpe[pos]                                  hook_embed, hook_pos_embed, blocks.0.hook_resid_pre
+ *   for each block:  a = attn(ln_1(x));   x = x + a            hook_attn_out, hook_resid_mid
+ *                    m = mlp(ln_2(x));    x = x + m            hook_mlp_out, hook_resid_post (= next resid_pre)
+ *   logits = ln_f(x) · wteᵀ                                    ln_final.hook_normalized
+ *
+ * Attention is causal; with an attention mask (right padding), keys whose mask is 0 are excluded as well,
+ * so every query attends to keys j ≤ i with mask[j] = 1. Linear layers start from the bias and accumulate
+ * the matmul into it, which saves a pass over the output.
+ *
+ * Residual convention: "raw" gives Hugging Face hidden states. "centered" gives what TransformerLens's default
+ * `from_pretrained` (fold_ln + center_writing_weights) records: every residual-stream hook minus its mean
+ * over d_model, and ln_final.hook_normalized without ln_f's affine part (folded into the unembedding there).
+ */
+import { matmul } from "../tensor/matmul.ts";
+import { geluScalar } from "../tensor/ops.ts";
+import type { GPT2Config } from "./config.ts";
+import type { GPT2Block, GPT2Weights } from "./weights.ts";
+import { blocksNeededFor, writesResidualStream } from "./hooks.ts";
+
+export type ResidualConvention = "raw" | "centered";
+
+export interface ForwardOptions {
+  /** TransformerLens hook names to capture, each returned as [batch, seq, d_model]. */
+  hooks?: readonly string[];
+  /** "all": [batch, seq, vocab]; "last": [batch, vocab] at each row's last real position; "none" (default). */
+  logits?: "none" | "last" | "all";
+  /** 1 for real tokens, 0 for right padding; [batch * seq]. Absent means every position is real. */
+  attentionMask?: ArrayLike<number>;
+  residual?: ResidualConvention;
+}
+
+export interface ForwardResult {
+  batch: number;
+  seq: number;
+  hooks: Map<string, Float32Array>;
+  logits: Float32Array | null;
+}
+
+/** Layer norm over rows of length d. `affine` false gives the normalised value only. */
+export function layerNormRows(x: Float32Array, rows: number, d: number, weight: Float32Array, bias: Float32Array, eps: number, out: Float32Array, affine = true): void {
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    let mean = 0;
+    for (let j = 0; j < d; j++) mean += x[o + j]!;
+    mean /= d;
+    let v = 0;
+    for (let j = 0; j < d; j++) {
+      const c = x[o + j]! - mean;
+      v += c * c;
+    }
+    const rstd = 1 / Math.sqrt(v / d + eps);
+    if (affine) for (let j = 0; j < d; j++) out[o + j] = (x[o + j]! - mean) * rstd * weight[j]! + bias[j]!;
+    else for (let j = 0; j < d; j++) out[o + j] = (x[o + j]! - mean) * rstd;
+  }
+}
+
+/** out[rows, outDim] = x[rows, inDim] · W[inDim, outDim] + b (HF Conv1D orientation). */
+function linear(x: Float32Array, rows: number, inDim: number, w: Float32Array, b: Float32Array, outDim: number, out: Float32Array): void {
+  for (let r = 0; r < rows; r++) out.set(b, r * outDim);
+  matmul({ a: x, b: w, c: out, m: rows, n: outDim, k: inDim, accumulate: true });
+}
+
+/** Causal multi-head attention over qkv rows [batch*seq, 3d]; writes the merged heads to out [batch*seq, d]. */
+function attention(qkv: Float32Array, batch: number, seq: number, config: GPT2Config, mask: ArrayLike<number> | undefined, out: Float32Array): void {
+  const d = config.nEmbd;
+  const nh = config.nHead;
+  const hd = d / nh;
+  const scale = 1 / Math.sqrt(hd);
+  const scores = new Float64Array(seq);
+  out.fill(0);
+  for (let b = 0; b < batch; b++) {
+    for (let h = 0; h < nh; h++) {
+      for (let i = 0; i < seq; i++) {
+        const qOff = (b * seq + i) * 3 * d + h * hd;
+        let maxScore = -Infinity;
+        for (let j = 0; j <= i; j++) {
+          if (mask && mask[b * seq + j] === 0) {
+            scores[j] = -Infinity;
+            continue;
+          }
+          const kOff = (b * seq + j) * 3 * d + d + h * hd;
+          let s = 0;
+          for (let c = 0; c < hd; c++) s += qkv[qOff + c]! * qkv[kOff + c]!;
+          s *= scale;
+          scores[j] = s;
+          if (s > maxScore) maxScore = s;
+        }
+        if (maxScore === -Infinity) continue; // no visible key (only with left padding): output stays zero
+        let total = 0;
+        for (let j = 0; j <= i; j++) {
+          const e = scores[j] === -Infinity ? 0 : Math.exp(scores[j]! - maxScore);
+          scores[j] = e;
+          total += e;
+        }
+        const oOff = (b * seq + i) * d + h * hd;
+        for (let j = 0; j <= i; j++) {
+          const p = scores[j]! / total;
+          if (p === 0) continue;
+          const vOff = (b * seq + j) * 3 * d + 2 * d + h * hd;
+          for (let c = 0; c < hd; c++) out[oOff + c] += p * qkv[vOff + c]!;
+        }
+      }
+    }
+  }
+}
+
+/** Scratch buffers for one forward pass, sized once. */
+interface Scratch {
+  ln: Float32Array;
+  qkv: Float32Array;
+  attn: Float32Array;
+  branch: Float32Array;
+  hidden: Float32Array;
+}
+
+function runBlock(block: GPT2Block, x: Float32Array, rows: number, batch: number, seq: number, config: GPT2Config, mask: ArrayLike<number> | undefined, s: Scratch, capture: (name: string, data: Float32Array) => void, layer: number): void {
+  const d = config.nEmbd;
+  layerNormRows(x, rows, d, block.ln1Weight, block.ln1Bias, config.layerNormEpsilon, s.ln);
+  linear(s.ln, rows, d, block.attnWeight, block.attnBias, 3 * d, s.qkv);
+  attention(s.qkv, batch, seq, config, mask, s.attn);
+  linear(s.attn, rows, d, block.attnProjWeight, block.attnProjBias, d, s.branch);
+  capture(`blocks.${layer}.hook_attn_out`, s.branch);
+  for (let i = 0; i < rows * d; i++) x[i] += s.branch[i]!;
+  capture(`blocks.${layer}.hook_resid_mid`, x);
+  layerNormRows(x, rows, d, block.ln2Weight, block.ln2Bias, config.layerNormEpsilon, s.ln);
+  linear(s.ln, rows, d, block.fcWeight, block.fcBias, 4 * d, s.hidden);
+  for (let i = 0; i < s.hidden.length; i++) s.hidden[i] = geluScalar(s.hidden[i]!);
+  linear(s.hidden, rows, 4 * d, block.mlpProjWeight, block.mlpProjBias, d, s.branch);
+  capture(`blocks.${layer}.hook_mlp_out`, s.branch);
+  for (let i = 0; i < rows * d; i++) x[i] += s.branch[i]!;
+  capture(`blocks.${layer}.hook_resid_post`, x);
+}
+
+function centerRows(data: Float32Array, d: number): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let o = 0; o < data.length; o += d) {
+    let mean = 0;
+    for (let j = 0; j < d; j++) mean += data[o + j]!;
+    mean /= d;
+    for (let j = 0; j < d; j++) out[o + j] = data[o + j]! - mean;
+  }
+  return out;
+}
+
+/** Run GPT-2 on tokens [batch, seq] as far as the requested hooks and logits need. */
+export function forward(weights: GPT2Weights, tokens: ArrayLike<number>, batch: number, seq: number, options: ForwardOptions = {}): ForwardResult {
+  const config = weights.config;
+  const d = config.nEmbd;
+  const rows = batch * seq;
+  const hooks = options.hooks ?? [];
+  const logitsMode = options.logits ?? "none";
+  const residual = options.residual ?? "raw";
+  const mask = options.attentionMask;
+  if (tokens.length !== rows) throw new Error(`forward: ${tokens.length} tokens for batch ${batch} × seq ${seq}`);
+  if (seq > config.nPositions) throw new Error(`forward: sequence length ${seq} exceeds the model's ${config.nPositions} positions`);
+  if (mask && mask.length !== rows) throw new Error(`forward: attention mask has ${mask.length} entries for batch ${batch} × seq ${seq}`);
+  for (let i = 0; i < rows; i++) {
+    const t = tokens[i]!;
+    if (!Number.isInteger(t) || t < 0 || t >= config.vocabSize) throw new Error(`forward: token id ${t} at position ${i} is outside the vocabulary [0, ${config.vocabSize})`);
+  }
+  const wanted = new Set(hooks);
+  let depth = logitsMode === "none" ? 0 : config.nLayer;
+  for (const h of wanted) depth = Math.max(depth, blocksNeededFor(h, config)); // also validates names
+  const captured = new Map<string, Float32Array>();
+  const capture = (name: string, data: Float32Array) => {
+    if (!wanted.has(name)) return;
+    captured.set(name, residual === "centered" && writesResidualStream(name) ? centerRows(data, d) : data.slice(0, rows * d));
+  };
+
+  // Embeddings.
+  const x = new Float32Array(rows * d);
+  const tokEmb = new Float32Array(rows * d);
+  const posEmb = new Float32Array(rows * d);
+  for (let r = 0; r < rows; r++) {
+    const t = tokens[r]!;
+    const p = r % seq;
+    tokEmb.set(weights.wte.subarray(t * d, (t + 1) * d), r * d);
+    posEmb.set(weights.wpe.subarray(p * d, (p + 1) * d), r * d);
+  }
+  for (let i = 0; i < x.length; i++) x[i] = tokEmb[i]! + posEmb[i]!;
+  capture("hook_embed", tokEmb);
+  capture("hook_pos_embed", posEmb);
+
+  const scratch: Scratch = {
+    ln: new Float32Array(rows * d),
+    qkv: new Float32Array(rows * 3 * d),
+    attn: new Float32Array(rows * d),
+    branch: new Float32Array(rows * d),
+    hidden: new Float32Array(rows * 4 * d),
+  };
+  for (let layer = 0; layer < depth; layer++) {
+    capture(`blocks.${layer}.hook_resid_pre`, x);
+    runBlock(weights.blocks[layer]!, x, rows, batch, seq, config, mask, scratch, capture, layer);
+  }
+  let logits: Float32Array | null = null;
+  if (wanted.has("ln_final.hook_normalized") || logitsMode !== "none") {
+    layerNormRows(x, rows, d, weights.lnfWeight, weights.lnfBias, config.layerNormEpsilon, scratch.ln);
+    if (wanted.has("ln_final.hook_normalized")) {
+      if (residual === "centered") {
+        const norm = new Float32Array(rows * d);
+        layerNormRows(x, rows, d, weights.lnfWeight, weights.lnfBias, config.layerNormEpsilon, norm, false);
+        captured.set("ln_final.hook_normalized", norm);
+      } else {
+        captured.set("ln_final.hook_normalized", scratch.ln.slice());
+      }
+    }
+    if (logitsMode === "all") {
+      logits = new Float32Array(rows * config.vocabSize);
+      matmul({ a: scratch.ln, b: weights.wte, c: logits, m: rows, n: config.vocabSize, k: d, transB: true });
+    } else if (logitsMode === "last") {
+      const last = new Float32Array(batch * d);
+      for (let b = 0; b < batch; b++) {
+        let pos = seq - 1;
+        if (mask) while (pos > 0 && mask[b * seq + pos] === 0) pos--;
+        last.set(scratch.ln.subarray((b * seq + pos) * d, (b * seq + pos + 1) * d), b * d);
+      }
+      logits = new Float32Array(batch * config.vocabSize);
+      matmul({ a: last, b: weights.wte, c: logits, m: batch, n: config.vocabSize, k: d, transB: true });
+    }
+  }
+  return { batch, seq, hooks: captured, logits };
+}

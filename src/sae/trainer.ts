@@ -1,0 +1,217 @@
+/**
+ * The training loop: epochs of shuffled mini-batches, dead-latent bookkeeping for AuxK, a history per epoch,
+ * divergence detection, and resumable checkpoints. Every random number comes from streams keyed by the run's
+ * seed — the initialisation streams in sae.ts and one shuffle stream per epoch — so a run resumed from any
+ * checkpoint, or repeated, produces bit-identical weights.
+ */
+import { Rng } from "../tensor/rng.ts";
+import type { SAETrainConfig } from "./config.ts";
+import { validateTrainConfig } from "./config.ts";
+import { initialiseParams, type SAE, type SAEParams } from "./sae.ts";
+import { lossAndGradients, applyUpdate, OptimizerState, StepWorkspace, type StepStats } from "./train_step.ts";
+import type { RowSource } from "./rows.ts";
+
+export interface HistoryEntry {
+  epoch: number;
+  step: number;
+  tokens: number;
+  loss: number;
+  fvu: number;
+  mse: number;
+  auxLoss: number;
+  l0: number;
+  /** Fraction of latents dead for AuxK (not fired within deadAfterTokens) at the end of the epoch. */
+  deadFraction: number;
+  tokensPerSecond: number;
+}
+
+/** Everything needed to continue a run exactly where it stopped. */
+export interface TrainingState {
+  config: SAETrainConfig;
+  params: SAEParams;
+  optimizer: OptimizerState;
+  inputScale: number;
+  epoch: number;
+  /** Batches of `epoch` already done. */
+  stepInEpoch: number;
+  tokensSeen: number;
+  tokensSinceFired: Float64Array;
+  history: HistoryEntry[];
+  /** Running sums for the current epoch's history entry. */
+  epochSums: { rows: number; loss: number; fvu: number; mse: number; auxLoss: number; l0: number; seconds: number };
+}
+
+export interface CheckpointStore {
+  save(state: TrainingState): void;
+  load(): TrainingState | null;
+}
+
+export interface TrainProgress {
+  epoch: number;
+  epochs: number;
+  step: number;
+  stepsPerEpoch: number;
+  tokensSeen: number;
+  totalTokens: number;
+  stats: StepStats;
+  tokensPerSecond: number;
+}
+
+export interface TrainOptions {
+  config: SAETrainConfig;
+  data: RowSource;
+  checkpoints?: CheckpointStore;
+  onProgress?: (p: TrainProgress) => void;
+  /** Stop after this many steps in this call (for tests of resume; the state is checkpointed first). */
+  stopAfterSteps?: number;
+}
+
+export interface TrainResult {
+  sae: SAE;
+  history: HistoryEntry[];
+  tokensSeen: number;
+  /** False when stopAfterSteps interrupted the run. */
+  finished: boolean;
+}
+
+export class DivergenceError extends Error {
+  override name = "DivergenceError";
+}
+
+/** E‖x‖² over all rows → the factor that makes it d_in. */
+export function normalisationScale(data: RowSource): number {
+  const row = new Float32Array(data.dIn);
+  let total = 0;
+  for (let i = 0; i < data.rows; i++) {
+    data.copyRow(i, row, 0);
+    for (let j = 0; j < data.dIn; j++) total += row[j]! * row[j]!;
+  }
+  const meanSq = total / Math.max(1, data.rows);
+  return meanSq > 0 ? Math.sqrt(data.dIn / meanSq) : 1;
+}
+
+function epochPermutation(seed: number, epoch: number, rows: number): Uint32Array {
+  return Rng.stream(seed, `sae/shuffle/epoch-${epoch}`).permutation(rows);
+}
+
+function freshState(config: SAETrainConfig, data: RowSource): TrainingState {
+  const inputScale = config.normalizeActivations ? normalisationScale(data) : 1;
+  // b_dec's initial value is estimated on up to 4096 rows drawn by the run's own stream.
+  const sampleRows = Math.min(4096, data.rows);
+  const order = Rng.stream(config.seed, "sae/init/b_dec-sample").permutation(data.rows);
+  const sample = new Float32Array(sampleRows * config.dIn);
+  for (let i = 0; i < sampleRows; i++) data.copyRow(order[i]!, sample, i * config.dIn);
+  if (inputScale !== 1) for (let i = 0; i < sample.length; i++) sample[i] *= inputScale;
+  return {
+    config,
+    params: initialiseParams(config, sample, sampleRows),
+    optimizer: new OptimizerState(config.dIn, config.dSae),
+    inputScale,
+    epoch: 0,
+    stepInEpoch: 0,
+    tokensSeen: 0,
+    tokensSinceFired: new Float64Array(config.dSae),
+    history: [],
+    epochSums: { rows: 0, loss: 0, fvu: 0, mse: 0, auxLoss: 0, l0: 0, seconds: 0 },
+  };
+}
+
+function sameConfig(a: SAETrainConfig, b: SAETrainConfig): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function assertFinite(params: SAEParams, where: string): void {
+  for (const [name, arr] of Object.entries({ W_enc: params.wEnc, b_enc: params.bEnc, W_dec: params.wDec, b_dec: params.bDec })) {
+    for (let i = 0; i < arr.length; i++) {
+      if (!Number.isFinite(arr[i]!)) throw new DivergenceError(`SAE training diverged ${where}: ${name}[${i}] is ${arr[i]}`);
+    }
+  }
+}
+
+export function trainSAE(options: TrainOptions): TrainResult {
+  const { config, data, checkpoints } = options;
+  validateTrainConfig(config);
+  if (data.dIn !== config.dIn) throw new Error(`trainSAE: data rows have d_in ${data.dIn}, config says ${config.dIn}`);
+  if (data.rows === 0) throw new Error("trainSAE: no training rows");
+  let state = checkpoints?.load() ?? null;
+  if (state && !sameConfig(state.config, config)) {
+    throw new Error("trainSAE: the checkpoint on disk was made with a different configuration; delete it or use the same settings");
+  }
+  state ??= freshState(config, data);
+
+  const { dIn, batchSize, epochs } = config;
+  const stepsPerEpoch = Math.ceil(data.rows / batchSize);
+  const ws = new StepWorkspace(config, Math.min(batchSize, data.rows));
+  const batch = new Float32Array(Math.min(batchSize, data.rows) * dIn);
+  const dead = new Uint8Array(config.dSae);
+  const fired = new Uint8Array(config.dSae);
+  const totalTokens = epochs * data.rows;
+  let stepsThisCall = 0;
+
+  for (; state.epoch < epochs; state.epoch++, state.stepInEpoch = 0) {
+    const order = epochPermutation(config.seed, state.epoch, data.rows);
+    for (; state.stepInEpoch < stepsPerEpoch; ) {
+      if (options.stopAfterSteps !== undefined && stepsThisCall >= options.stopAfterSteps) {
+        checkpoints?.save(state);
+        return { sae: toSAE(state), history: state.history, tokensSeen: state.tokensSeen, finished: false };
+      }
+      const start = state.stepInEpoch * batchSize;
+      const rows = Math.min(batchSize, data.rows - start);
+      for (let i = 0; i < rows; i++) data.copyRow(order[start + i]!, batch, i * dIn);
+      if (state.inputScale !== 1) for (let i = 0; i < rows * dIn; i++) batch[i] *= state.inputScale;
+      for (let i = 0; i < rows * dIn; i++) {
+        if (!Number.isFinite(batch[i]!)) throw new Error(`trainSAE: training row ${order[start + Math.floor(i / dIn)]} contains ${batch[i]}; the activation cache is corrupt — rebuild it`);
+      }
+      for (let j = 0; j < config.dSae; j++) dead[j] = state.tokensSinceFired[j]! >= config.deadAfterTokens ? 1 : 0;
+      fired.fill(0);
+      const t0 = performance.now();
+      let stats: StepStats;
+      try {
+        stats = lossAndGradients(state.params, config, ws, batch, rows, dead, fired);
+      } catch (e) {
+        if (e instanceof RangeError) throw new DivergenceError(`SAE training diverged at step ${state.optimizer.step + 1} (epoch ${state.epoch + 1}): ${e.message}. The last good checkpoint stays on disk.`);
+        throw e;
+      }
+      if (!Number.isFinite(stats.loss)) {
+        throw new DivergenceError(`SAE training diverged at step ${state.optimizer.step + 1} (epoch ${state.epoch + 1}): loss is ${stats.loss}. The last good checkpoint stays on disk; try a lower learning rate.`);
+      }
+      applyUpdate(state.params, config, ws, state.optimizer);
+      const seconds = (performance.now() - t0) / 1000;
+      for (let j = 0; j < config.dSae; j++) state.tokensSinceFired[j] = fired[j] ? 0 : state.tokensSinceFired[j]! + rows;
+      state.tokensSeen += rows;
+      state.stepInEpoch++;
+      stepsThisCall++;
+      const s = state.epochSums;
+      s.rows += rows; s.loss += stats.loss * rows; s.fvu += stats.fvu * rows; s.mse += stats.mse * rows;
+      s.auxLoss += stats.auxLoss * rows; s.l0 += stats.l0 * rows; s.seconds += seconds;
+      options.onProgress?.({
+        epoch: state.epoch, epochs, step: state.stepInEpoch, stepsPerEpoch, tokensSeen: state.tokensSeen, totalTokens,
+        stats, tokensPerSecond: rows / Math.max(seconds, 1e-9),
+      });
+      if (config.checkpointEvery > 0 && state.optimizer.step % config.checkpointEvery === 0 && state.stepInEpoch < stepsPerEpoch) {
+        assertFinite(state.params, `at step ${state.optimizer.step}`);
+        checkpoints?.save(state);
+      }
+    }
+    assertFinite(state.params, `in epoch ${state.epoch + 1}`);
+    const s = state.epochSums;
+    let deadCount = 0;
+    for (let j = 0; j < config.dSae; j++) if (state.tokensSinceFired[j]! >= config.deadAfterTokens) deadCount++;
+    state.history.push({
+      epoch: state.epoch + 1, step: state.optimizer.step, tokens: state.tokensSeen,
+      loss: s.loss / s.rows, fvu: s.fvu / s.rows, mse: s.mse / s.rows, auxLoss: s.auxLoss / s.rows, l0: s.l0 / s.rows,
+      deadFraction: deadCount / config.dSae, tokensPerSecond: s.rows / Math.max(s.seconds, 1e-9),
+    });
+    state.epochSums = { rows: 0, loss: 0, fvu: 0, mse: 0, auxLoss: 0, l0: 0, seconds: 0 };
+    if (state.epoch + 1 < epochs) {
+      // Save the state as of the start of the next epoch.
+      const next = { ...state, epoch: state.epoch + 1, stepInEpoch: 0 };
+      checkpoints?.save(next);
+    }
+  }
+  return { sae: toSAE(state), history: state.history, tokensSeen: state.tokensSeen, finished: true };
+}
+
+function toSAE(state: TrainingState): SAE {
+  return { recipe: state.config.recipe, k: state.config.k, params: state.params, inputScale: state.inputScale };
+}
