@@ -215,3 +215,38 @@ export function trainSAE(options: TrainOptions): TrainResult {
 function toSAE(state: TrainingState): SAE {
   return { recipe: state.config.recipe, k: state.config.k, params: state.params, inputScale: state.inputScale };
 }
+
+/** A deep copy of a training state (checkpoints must not alias the arrays training keeps mutating). */
+export function cloneTrainingState(s: TrainingState): TrainingState {
+  const p = s.params;
+  const opt = new OptimizerState(p.dIn, p.dSae);
+  opt.step = s.optimizer.step;
+  for (const key of ["wEnc", "bEnc", "wDec", "bDec"] as const) {
+    opt[key].m.set(s.optimizer[key].m);
+    opt[key].v.set(s.optimizer[key].v);
+  }
+  return {
+    ...s,
+    config: { ...s.config },
+    params: { dIn: p.dIn, dSae: p.dSae, wEnc: p.wEnc.slice(), bEnc: p.bEnc.slice(), wDec: p.wDec.slice(), bDec: p.bDec.slice() },
+    optimizer: opt,
+    tokensSinceFired: s.tokensSinceFired.slice(),
+    history: s.history.map((h) => ({ ...h })),
+    epochSums: { ...s.epochSums },
+  };
+}
+
+/** Checkpoints kept in memory (tests, notebooks); files go through the store in sae/checkpoint.ts. */
+export function memoryCheckpointStore(): CheckpointStore & { saves: number } {
+  let saved: TrainingState | null = null;
+  return {
+    saves: 0,
+    save(state) {
+      saved = cloneTrainingState(state);
+      this.saves++;
+    },
+    load() {
+      return saved ? cloneTrainingState(saved) : null;
+    },
+  };
+}
