@@ -1,0 +1,55 @@
+#!/usr/bin/env -S npx tsx
+/**
+ * `sae-seeds`: the command line. Each sub-command lives in ./commands; this file only dispatches, prints help,
+ * and turns every error into one line on stderr (set SAE_SEEDS_DEBUG=1 for the stack).
+ */
+import { parseArgs, helpText, UsageError } from "./args.ts";
+import type { Command } from "./command.ts";
+import { predictCommand, generateCommand } from "./commands/predict.ts";
+
+const COMMANDS: Command[] = [predictCommand, generateCommand];
+
+function overview(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length));
+  return [
+    "sae-seeds — are SAE features properties of a model, or of one training run?",
+    "",
+    "usage: npx tsx src/cli/main.ts <command> [flags]   (or: npm run cli -- <command> …)",
+    "",
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
+    "",
+    "`<command> --help` lists a command's flags.",
+  ].join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(overview());
+    return 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    console.error(`sae-seeds: unknown command "${name}"; commands: ${COMMANDS.map((c) => c.name).join(", ")}`);
+    return 2;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    console.log(helpText(command.name, command.summary, command.flags, command.usage));
+    return 0;
+  }
+  try {
+    await command.run(parseArgs(command.name, rest, command.flags));
+    return 0;
+  } catch (e) {
+    const err = e as Error;
+    if (process.env.SAE_SEEDS_DEBUG) console.error(err.stack);
+    console.error(`sae-seeds ${command.name}: ${err.message}`);
+    return err instanceof UsageError ? 2 : 1;
+  }
+}
+
+const invokedDirectly = process.argv[1] !== undefined && /(^|[\\/])(main\.ts|sae-seeds(\.mjs)?)$/.test(process.argv[1]);
+if (invokedDirectly || process.env.SAE_SEEDS_CLI === "1") {
+  const code = await main(process.argv.slice(2));
+  process.exitCode = code;
+}

@@ -1,0 +1,87 @@
+/** The data a stability report shows, independent of how it is rendered (JSON, Markdown, HTML). */
+
+export interface Interval {
+  lo: number;
+  hi: number;
+}
+
+export interface StatWithUncertainty {
+  value: number;
+  /** 95% bootstrap interval over seeds. */
+  ci: Interval | null;
+  /** Mean of the statistic under the null model (random dictionaries, same shapes and live counts). */
+  nullMean: number | null;
+  /** Monte-Carlo p-value of the observed value under the null (one-sided: observed ≥ null). */
+  pValue: number | null;
+  /** (observed − null mean) / null sd. */
+  effectSize: number | null;
+}
+
+export interface PairSummary {
+  seedA: number;
+  seedB: number;
+  n: number;
+  median: number;
+  mean: number;
+  fractionAbove: Record<string, number>;
+}
+
+export interface ExamplePair {
+  band: "high" | "middle" | "low";
+  cosine: number;
+  seedA: number;
+  featureA: number;
+  seedB: number;
+  featureB: number;
+  contextsA: string[];
+  contextsB: string[];
+}
+
+export interface ModeReport {
+  mode: "full" | "live-only";
+  /** Every matched cosine of every seed pair, pooled. */
+  pooled: number[];
+  /** The same under the null model, pooled over draws (subsampled for plotting). */
+  nullPooled: number[];
+  median: StatWithUncertainty;
+  fractionAboveThreshold: StatWithUncertainty;
+  /** Mean pairwise matched cosine. */
+  pwmcc: StatWithUncertainty;
+  pairs: PairSummary[];
+  optimalityMaxViolation: number;
+}
+
+export interface RunSummary {
+  seed: number;
+  fvu: number;
+  l0: number;
+  deadFraction: number;
+  realTokens: number;
+  trainingRows: number;
+}
+
+export interface ConditionReport {
+  id: string;
+  layer: number;
+  features: number;
+  k: number;
+  recipe: string;
+  hook: string;
+  seeds: number[];
+  runs: RunSummary[];
+  modes: ModeReport[];
+  examples: ExamplePair[];
+}
+
+export interface StabilityReport {
+  title: string;
+  model: string;
+  modelIsRandomControl: boolean;
+  corpus: string;
+  threshold: number;
+  bootstrap: number;
+  nullDraws: number;
+  method: string;
+  conditions: ConditionReport[];
+  createdAt: string;
+}
