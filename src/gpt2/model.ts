@@ -195,6 +195,8 @@ export function forward(weights: GPT2Weights, tokens: ArrayLike<number>, batch: 
     capture(`blocks.${layer}.hook_resid_pre`, x);
     runBlock(weights.blocks[layer]!, x, rows, batch, seq, config, mask, scratch, capture, layer);
   }
+  // The residual after the last block run is the next block's resid_pre (when that block exists).
+  if (depth < config.nLayer) capture(`blocks.${depth}.hook_resid_pre`, x);
   let logits: Float32Array | null = null;
   if (wanted.has("ln_final.hook_normalized") || logitsMode !== "none") {
     layerNormRows(x, rows, d, weights.lnfWeight, weights.lnfBias, config.layerNormEpsilon, scratch.ln);
