@@ -19,7 +19,7 @@ describe("Brown corpus", () => {
     const all = brown.documents.map((d) => d.text).join("\n");
     expect(all).not.toMatch(/\w\/(nn|at|in|jj|vbd|np)(-tl)?(\s|$)/); // no tags left
     expect(all).not.toMatch(/ [,.;:?!]( |$)/); // no space before punctuation
-    expect(all).not.toMatch(/``|''/);
+    expect(all).not.toMatch(/(^|\s)(``|'')(\s|$)/m); // quote tokens became " (inch marks like 10'' stay)
     const words = all.split(/\s+/).length;
     expect(words).toBeGreaterThan(900_000);
     expect(words).toBeLessThan(1_200_000);

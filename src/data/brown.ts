@@ -42,15 +42,13 @@ export function detokenise(words: string[]): string {
   return out;
 }
 
-/** Detokenise a whole form-C file: sentences joined by a space, paragraphs (blank-line runs) kept as newlines. */
+/**
+ * Detokenise a whole form-C file as one token stream (sentence lines joined by spaces): a line can begin with
+ * punctuation that belongs to the previous sentence, and the stream attaches it correctly.
+ */
 export function detokeniseBrownFile(raw: string): string {
-  const sentences: string[] = [];
-  for (const line of raw.split("\n")) {
-    const tokens = line.trim().split(/\s+/).filter(Boolean);
-    if (tokens.length === 0) continue;
-    sentences.push(detokenise(tokens.map(stripTag)));
-  }
-  return sentences.join(" ");
+  const tokens = raw.split(/\s+/).filter(Boolean).map(stripTag);
+  return detokenise(tokens);
 }
 
 export function brownDirectory(): string {
