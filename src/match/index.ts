@@ -1,0 +1,6 @@
+/** Public API of the matching module. */
+export * from "./assignment.ts";
+export * from "./cosine.ts";
+export * from "./summary.ts";
+export * from "./align.ts";
+export * from "./stats.ts";
