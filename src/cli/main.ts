@@ -6,8 +6,11 @@
 import { parseArgs, helpText, UsageError } from "./args.ts";
 import type { Command } from "./command.ts";
 import { predictCommand, generateCommand } from "./commands/predict.ts";
+import { sweepCommand, planCommand, stabilityCommand } from "./commands/study.ts";
+import { replicateCommand } from "./commands/replicate.ts";
+import { cacheCommand, trainCommand, matchCommand } from "./commands/train_match.ts";
 
-const COMMANDS: Command[] = [predictCommand, generateCommand];
+const COMMANDS: Command[] = [replicateCommand, sweepCommand, planCommand, stabilityCommand, cacheCommand, trainCommand, matchCommand, predictCommand, generateCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -1,4 +1,5 @@
 /** Thread count: --threads N, else SAE_SEEDS_THREADS, else all cores (applied to the matmul kernels). */
+import os from "node:os";
 import { UsageError } from "./args.ts";
 
 let applied: number | null = null;
@@ -13,4 +14,9 @@ export function applyThreads(flag: number | undefined): number {
 
 export function requestedThreads(): number | null {
   return applied;
+}
+
+/** The thread count in force: the requested one, else every core. */
+export function threadCount(): number {
+  return applied ?? os.availableParallelism();
 }

@@ -24,7 +24,7 @@ export const CACHE_VERSION = 1;
 
 export interface CacheRequest {
   model: LoadedModel;
-  corpus: { name: string; sha256: string; documents: number };
+  corpus: { name: string; sha256: string; documents: number; documentIds: string[] };
   windows: TokenWindows;
   /** How the windows were made (seq_len, max tokens, faithful mode…): part of the cache key. */
   windowing: Record<string, unknown>;
@@ -41,7 +41,7 @@ export interface CacheManifest {
   version: number;
   key: string;
   model: { label: string; kind: string; sha256: string };
-  corpus: { name: string; sha256: string; documents: number };
+  corpus: { name: string; sha256: string; documents: number; documentIds: string[] };
   windowing: Record<string, unknown>;
   hooks: string[];
   residual: ResidualConvention;
@@ -103,6 +103,27 @@ function openCache(dir: string, manifest: CacheManifest, windows: TokenWindows):
   };
 }
 
+/** Re-open a finished cache directory (e.g. `train --acts DIR`), windows included. */
+export function loadActivationCache(dir: string): ActivationCache {
+  const manifest = readManifest(dir);
+  if (!manifest) throw new Error(`${dir} is not an activation cache (no readable manifest.json); build one with \`sae-seeds cache\``);
+  const file = openSafetensors(join(dir, manifest.tokensFile));
+  try {
+    const kind = file.readTensor("kind").data as Uint8Array;
+    let real = 0, bos = 0, pad = 0;
+    for (const k of kind) k === 0 ? real++ : k === 1 ? bos++ : pad++;
+    const docIndex = file.readInt32("doc_index");
+    const windows: TokenWindows = {
+      seqLen: manifest.seqLen, nWindows: manifest.windows, tokens: file.readInt32("tokens"), mask: file.readTensor("mask").data as Uint8Array,
+      kind, docIndex, posInDoc: file.readInt32("pos_in_doc"), realTokens: real, bosTokens: bos, padTokens: pad,
+      documentsUsed: new Set(Array.from(docIndex).filter((d) => d >= 0)).size,
+    };
+    return openCache(dir, manifest, windows);
+  } finally {
+    file.close();
+  }
+}
+
 /** Build (or reuse) the cache for a request under `root`. */
 export function buildActivationCache(root: string, req: CacheRequest): ActivationCache {
   const key = cacheKey(req);
@@ -155,6 +176,9 @@ export function buildActivationCache(root: string, req: CacheRequest): Activatio
   writeSafetensors(join(tmp, "tokens.safetensors"), {
     tokens: { dtype: "I32", shape: [windows.nWindows, seqLen], data: windows.tokens },
     mask: { dtype: "U8", shape: [windows.nWindows, seqLen], data: windows.mask },
+    kind: { dtype: "U8", shape: [windows.nWindows, seqLen], data: windows.kind },
+    doc_index: { dtype: "I32", shape: [windows.nWindows, seqLen], data: windows.docIndex },
+    pos_in_doc: { dtype: "I32", shape: [windows.nWindows, seqLen], data: windows.posInDoc },
   });
   const manifest: CacheManifest = {
     version: CACHE_VERSION, key,

@@ -51,8 +51,8 @@ export function runDir(root: string, condition: Condition, seed: number): string
   return join(root, conditionId(condition), `seed-${seed}`);
 }
 
-export function trainConfigFor(spec: SweepSpec, condition: Condition, seed: number, rows: number): SAETrainConfig {
-  return defaultTrainConfig(condition.recipe, { dIn: 768, dSae: condition.features, k: condition.k, seed }, {
+export function trainConfigFor(spec: SweepSpec, condition: Condition, seed: number, rows: number, dIn: number): SAETrainConfig {
+  return defaultTrainConfig(condition.recipe, { dIn, dSae: condition.features, k: condition.k, seed }, {
     epochs: spec.epochs,
     ...(spec.batchSize ? { batchSize: spec.batchSize } : {}),
     ...(spec.lr ? { lr: spec.lr } : {}),
@@ -68,7 +68,7 @@ export function runOne(root: string, inputs: RunInputs): boolean {
   mkdirSync(dir, { recursive: true });
   for (const name of readdirSync(dir)) if (name !== CHECKPOINT_FILE) rmSync(join(dir, name), { recursive: true, force: true });
 
-  const config = { ...trainConfigFor(spec, condition, seed, rows.rows), dIn: rows.dIn };
+  const config = trainConfigFor(spec, condition, seed, rows.rows, rows.dIn);
   const checkpointPath = join(dir, CHECKPOINT_FILE);
   const store = fileCheckpointStore(checkpointPath);
   const hook = hookFor(spec, condition.layer);

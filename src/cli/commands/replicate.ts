@@ -1,0 +1,122 @@
+/**
+ * `replicate`: the seed study's table reproduced and then questioned.
+ *   --faithful   only the faithful replication (the study's recipe, corpus, windowing and quirks)
+ *   (default)    faithful (when the study's corpus is available) and corrected, printed beside the study's table
+ *   --scale      the "publishable minimum" sweep (400 runs; resumable; `plan --preset scale` prices it)
+ */
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import type { Command } from "../command.ts";
+import { MODEL_FLAGS } from "../command.ts";
+import { applyThreads, threadCount } from "../threads.ts";
+import { parseIntList } from "../args.ts";
+import { correctedSpec, faithfulSpec, scaleSpec, STUDY_TABLE, STUDY_DEAD_FRACTION_LAYER0 } from "../study/presets.ts";
+import { runSweep } from "../study/pipeline.ts";
+import { buildStabilityReport, findRuns } from "../study/stability.ts";
+import { writeReport } from "./study.ts";
+import { loadModel, MissingWeightsError, type LoadedModel } from "../../gpt2/loader.ts";
+import type { StabilityReport } from "../report/model.ts";
+import type { SweepSpec } from "../study/spec.ts";
+
+export const DEFAULT_STUDY_CORPUS = "../shared/data/seed-study/openwebtext_sample.jsonl";
+
+function cell(report: StabilityReport | null, layer: number, features: number, k: number, mode: string): string {
+  const c = report?.conditions.find((x) => x.layer === layer && x.features === features && x.k === k);
+  const m = c?.modes.find((x) => x.mode === mode);
+  if (!m) return "—".padEnd(26);
+  const ci = m.median.ci ? ` [${m.median.ci.lo.toFixed(2)},${m.median.ci.hi.toFixed(2)}]` : "";
+  return `${m.median.value.toFixed(3)}${ci} ${(100 * m.fractionAboveThreshold.value).toFixed(2)}%`.padEnd(26);
+}
+
+function deadAt(report: StabilityReport | null, layer: number): string {
+  const cs = report?.conditions.filter((c) => c.layer === layer) ?? [];
+  const runs = cs.flatMap((c) => c.runs);
+  if (!runs.length) return "—";
+  return `${(100 * runs.reduce((s, r) => s + r.deadFraction, 0) / runs.length).toFixed(0)}%`;
+}
+
+export function sideBySide(faithful: StabilityReport | null, corrected: StabilityReport | null): string {
+  const rows = [
+    ...STUDY_TABLE.map((r) => ({ ...r })),
+    { layer: 6, features: 128, k: 8, mode: "full" as const, median: NaN, fraction: NaN },
+    { layer: 6, features: 512, k: 32, mode: "full" as const, median: NaN, fraction: NaN },
+  ];
+  const lines = [
+    "median matched cosine [95% CI over seeds], fraction ≥ 0.9",
+    `${"condition".padEnd(30)} ${"study (published)".padEnd(20)} ${"faithful replication".padEnd(26)} ${"corrected (topk, Brown, masked)".padEnd(26)}`,
+  ];
+  for (const r of rows) {
+    const study = Number.isNaN(r.median) ? "(not reported)" : `${r.median.toFixed(3)} ${(100 * r.fraction).toFixed(2)}%`;
+    lines.push(`${`L${r.layer} n${r.features} k${r.k} ${r.mode}`.padEnd(30)} ${study.padEnd(20)} ${cell(faithful, r.layer, r.features, r.k, r.mode)} ${cell(corrected, r.layer, r.features, r.k, r.mode)}`);
+  }
+  lines.push(`${"dead features, layer 0".padEnd(30)} ${`≈${(100 * STUDY_DEAD_FRACTION_LAYER0).toFixed(0)}%`.padEnd(20)} ${deadAt(faithful, 0).padEnd(26)} ${deadAt(corrected, 0).padEnd(26)}`);
+  for (const [name, rep] of [["faithful", faithful], ["corrected", corrected]] as const) {
+    if (!rep) continue;
+    const nulls = rep.conditions.flatMap((c) => c.modes.map((m) => `L${c.layer} n${c.features} ${m.mode}: null median ${m.median.nullMean?.toFixed(3) ?? "—"}, p ${m.median.pValue?.toFixed(3) ?? "—"}`));
+    lines.push(`${name} null baselines: ${nulls.join("; ")}`);
+  }
+  return lines.join("\n");
+}
+
+async function runAndReport(spec: SweepSpec, out: string, flags: Record<string, unknown>, model: LoadedModel): Promise<StabilityReport> {
+  await runSweep(spec, { outDir: out, cacheDir: flags.cache as string, threads: threadCount(), quiet: Boolean(flags.quiet), model });
+  const report = buildStabilityReport(findRuns([out]), {
+    threshold: 0.9, bootstrap: flags.bootstrap as number, nullDraws: flags.null as number, rngSeed: 0,
+  }, `${spec.name}: ${model.label}`, flags.quiet ? () => {} : (s) => process.stderr.write(s + "\n"));
+  writeReport(out, report);
+  return report;
+}
+
+export const replicateCommand: Command = {
+  name: "replicate",
+  summary: "Reproduce the seed study's table (faithful), redo it the right way (corrected), print them side by side.",
+  flags: {
+    ...MODEL_FLAGS,
+    faithful: { type: "boolean", description: "only the faithful replication" },
+    scale: { type: "boolean", description: "the publishable-minimum sweep (400 runs, resumable)" },
+    corpus: { type: "string", description: "the study's corpus (JSONL)", default: DEFAULT_STUDY_CORPUS },
+    seeds: { type: "list", description: "override the seeds (default 1-5; 1-20 with --scale)" },
+    out: { type: "string", description: "output root", default: "runs/replicate" },
+    cache: { type: "string", description: "activation cache root", default: "cache" },
+    bootstrap: { type: "int", description: "bootstrap resamples of seeds", default: 1000 },
+    null: { type: "int", description: "random-dictionary null draws", default: 50 },
+    quiet: { type: "boolean", description: "no progress bars" },
+  },
+  async run({ flags }) {
+    applyThreads(flags.threads as number | undefined);
+    let modelName = flags.model as string;
+    let model: LoadedModel;
+    try {
+      model = await loadModel({ model: modelName, weightsDir: flags.weights as string | undefined });
+    } catch (e) {
+      if (!(e instanceof MissingWeightsError) || modelName !== "gpt2") throw e;
+      // Offline with no weights: say so in one line and run the labelled random control instead.
+      process.stderr.write(`no GPT-2 weights found (${e.message.split(". ")[0]}); running on --model random, the seeded random GPT-2 control — results describe a random network, not GPT-2\n`);
+      modelName = "random";
+      model = await loadModel({ model: "random" });
+    }
+    const seeds = flags.seeds ? parseIntList("seeds", flags.seeds as string[]) : undefined;
+    const withOverrides = (s: SweepSpec): SweepSpec => ({ ...s, model: modelName, ...(flags.weights ? { weights: flags.weights as string } : {}), ...(seeds ? { seeds } : {}) });
+    const root = flags.out as string;
+    const tag = model.kind === "random" ? "-random" : "";
+    if (flags.scale) {
+      const spec = withOverrides(scaleSpec());
+      const report = await runAndReport(spec, join(root, `scale${tag}`), flags, model);
+      console.log(`scale sweep done: ${report.conditions.length} conditions; report in ${join(root, `scale${tag}`, "report.html")}`);
+      return;
+    }
+    const corpus = flags.corpus as string;
+    let faithful: StabilityReport | null = null;
+    if (existsSync(corpus)) {
+      faithful = await runAndReport(withOverrides(faithfulSpec(corpus)), join(root, `faithful${tag}`), flags, model);
+    } else if (flags.faithful) {
+      throw new Error(`the seed study's corpus ${corpus} is not there; pass --corpus PATH to its openwebtext_sample.jsonl`);
+    } else {
+      process.stderr.write(`faithful replication skipped: ${corpus} not found (pass --corpus PATH)\n`);
+    }
+    const corrected = flags.faithful ? null : await runAndReport(withOverrides(correctedSpec()), join(root, `corrected${tag}`), flags, model);
+    console.log(`model: ${model.label}`);
+    console.log(sideBySide(faithful, corrected));
+    console.log(`reports: ${[faithful && join(root, `faithful${tag}`, "report.html"), corrected && join(root, `corrected${tag}`, "report.html")].filter(Boolean).join(", ")}`);
+  },
+};

@@ -1,0 +1,170 @@
+/** `cache`, `train` and `match`: the pipeline's stages one at a time. */
+import { join } from "node:path";
+import type { Command } from "../command.ts";
+import { MODEL_FLAGS } from "../command.ts";
+import { parseIntList, UsageError } from "../args.ts";
+import { applyThreads, threadCount } from "../threads.ts";
+import { loadModel } from "../../gpt2/loader.ts";
+import { loadCorpus } from "../../data/corpus.ts";
+import { buildActivationCache, loadActivationCache } from "../../data/activation_cache.ts";
+import { selectTrainingRows, describeRow, KIND_REAL } from "../../data/windows.ts";
+import { selectRows } from "../../sae/rows.ts";
+import { RECIPES, type Recipe } from "../../sae/config.ts";
+import { loadSAE } from "../../sae/io.ts";
+import { alignDictionaries, MATCH_MODES, type MatchMode } from "../../match/align.ts";
+import { createProgress } from "../progress.ts";
+import { runOne, runDir } from "../study/run_one.ts";
+import { windowsFor } from "../study/pipeline.ts";
+import type { SweepSpec } from "../study/spec.ts";
+import type { FeatureAnalysis } from "../../sae/analysis.ts";
+import { readFileSync, existsSync } from "node:fs";
+
+export const cacheCommand: Command = {
+  name: "cache",
+  summary: "Run a corpus through GPT-2 and cache residual-stream activations for the given layers.",
+  flags: {
+    ...MODEL_FLAGS,
+    layers: { type: "list", description: "layers whose blocks.{L}.hook_resid_pre to cache", default: ["6"] },
+    corpus: { type: "string", description: "brown, a .jsonl file or a text file", default: "brown" },
+    "seq-len": { type: "int", description: "tokens per window, BOS included", default: 64 },
+    "max-tokens": { type: "int", description: "real tokens to use", default: 2000 },
+    faithful: { type: "boolean", description: "the seed study's windowing (one truncated, padded window per document)" },
+    residual: { type: "string", description: "centered or raw", default: "centered" },
+    out: { type: "string", description: "cache root", default: "cache" },
+  },
+  async run({ flags }) {
+    applyThreads(flags.threads as number | undefined);
+    const model = await loadModel({ model: flags.model as string, weightsDir: flags.weights as string | undefined });
+    const corpus = loadCorpus(flags.corpus as string);
+    const spec = { windowing: flags.faithful ? "faithful" : "standard", seqLen: flags["seq-len"], maxTokens: flags["max-tokens"] } as SweepSpec;
+    const windows = windowsFor(spec, corpus);
+    const hooks = parseIntList("layers", flags.layers as string[]).map((l) => `blocks.${l}.hook_resid_pre`);
+    const bar = createProgress("activations", windows.nWindows * windows.seqLen, "tok");
+    const cache = buildActivationCache(flags.out as string, {
+      model, corpus: { name: corpus.name, sha256: corpus.sha256, documents: corpus.documents.length, documentIds: corpus.documents.map((d) => d.id) },
+      windows, windowing: { mode: spec.windowing, seqLen: spec.seqLen, maxTokens: spec.maxTokens }, hooks,
+      residual: flags.residual === "raw" ? "raw" : "centered", onProgress: (d, t) => bar.update(d, `of ${t}`),
+    });
+    bar.done();
+    console.log(cache.dir);
+  },
+};
+
+export const trainCommand: Command = {
+  name: "train",
+  summary: "Train one SAE on cached activations and write a SAELens-compatible run directory.",
+  flags: {
+    acts: { type: "string", description: "activation cache directory (from `cache` or a sweep)" },
+    hook: { type: "string", description: "which cached hook (default: the only one)" },
+    features: { type: "int", description: "dictionary size" },
+    k: { type: "int", description: "active latents per token" },
+    seed: { type: "int", description: "run seed", default: 1 },
+    recipe: { type: "string", description: "topk (Gao et al.) or seed-report (the study's)", default: "topk" },
+    epochs: { type: "int", description: "passes over the rows", default: 8 },
+    "batch-size": { type: "int", description: "rows per step" },
+    lr: { type: "number", description: "Adam learning rate" },
+    "include-special": { type: "boolean", description: "also train on BOS and padding rows" },
+    out: { type: "string", description: "output directory" },
+    threads: MODEL_FLAGS.threads!,
+  },
+  async run({ flags }) {
+    applyThreads(flags.threads as number | undefined);
+    for (const f of ["acts", "features", "k", "out"]) if (flags[f] === undefined) throw new UsageError(`--${f} is required`);
+    const recipe = flags.recipe as Recipe;
+    if (!RECIPES.includes(recipe)) throw new UsageError(`--recipe must be ${RECIPES.join(" or ")}`);
+    const cache = loadActivationCache(flags.acts as string);
+    const hook = (flags.hook as string | undefined) ?? (cache.manifest.hooks.length === 1 ? cache.manifest.hooks[0]! : undefined);
+    if (!hook) throw new UsageError(`the cache holds ${cache.manifest.hooks.join(", ")}; choose one with --hook`);
+    const layer = Number(/^blocks\.(\d+)\./.exec(hook)?.[1] ?? 0);
+    const includeSpecial = Boolean(flags["include-special"]);
+    const ids = selectTrainingRows(cache.windows, { includeSpecial });
+    let real = 0;
+    for (const r of ids) if (cache.windows.kind[r] === KIND_REAL) real++;
+    const rows = selectRows(cache.rows(hook), ids);
+    const condition = { layer, features: flags.features as number, k: flags.k as number, recipe };
+    const spec: SweepSpec = {
+      name: "train", model: cache.manifest.model.label, corpus: cache.manifest.corpus.name, windowing: "standard", seqLen: cache.manifest.seqLen,
+      maxTokens: cache.manifest.realTokens, includeSpecial, residual: cache.manifest.residual, hookTemplate: hook.replace(/^blocks\.\d+\./, "blocks.{layer}."),
+      conditions: [condition], seeds: [flags.seed as number], epochs: flags.epochs as number,
+      ...(flags["batch-size"] ? { batchSize: flags["batch-size"] as number } : {}), ...(flags.lr ? { lr: flags.lr as number } : {}),
+    };
+    const bar = createProgress(`train ${hook}`, spec.epochs * rows.rows, "rows");
+    runOne(flags.out as string, {
+      spec, condition, seed: flags.seed as number, rows, realTokens: real, threads: threadCount(),
+      describeRow: (row) => describeRow(cache.windows, ids[row]!, cache.manifest.corpus.documentIds),
+      receipts: { model: cache.manifest.model.label, modelKind: cache.manifest.model.kind, weightsSha256: cache.manifest.model.sha256, corpus: cache.manifest.corpus.name, corpusSha256: cache.manifest.corpus.sha256, activationCache: cache.dir, hook },
+      onProgress: (d, _t, extra) => bar.update(d, extra),
+    });
+    bar.done();
+    const dir = runDir(flags.out as string, condition, flags.seed as number);
+    const metrics = JSON.parse(readFileSync(join(dir, "metrics.json"), "utf8")) as { fvu: number; l0: number; deadFraction: number };
+    console.log(`${dir}: FVU ${metrics.fvu.toFixed(4)}, L0 ${metrics.l0.toFixed(2)}, dead ${(100 * metrics.deadFraction).toFixed(1)}%`);
+  },
+};
+
+function liveMaskFor(dir: string): Uint8Array | undefined {
+  for (const p of [join(dir, "feature_analysis.json"), join(dir, "..", "feature_analysis.json")]) {
+    if (existsSync(p)) return Uint8Array.from((JSON.parse(readFileSync(p, "utf8")) as FeatureAnalysis).features, (f) => (f.dead ? 0 : 1));
+  }
+  return undefined;
+}
+
+/** Accepts a run directory (with sae/ inside) or an SAE directory. */
+function saeDir(dir: string): string {
+  return existsSync(join(dir, "sae")) ? join(dir, "sae") : dir;
+}
+
+export const matchCommand: Command = {
+  name: "match",
+  usage: "A B",
+  summary: "Match two SAEs' dictionaries (SAELens or seed-platform format) and print the per-pair numbers.",
+  flags: {
+    mode: { type: "string", description: MATCH_MODES.join(" | "), default: "full" },
+    json: { type: "boolean", description: "JSON output" },
+    k: { type: "int", description: "k for seed-platform files without a config" },
+    threshold: { type: "number", description: "extra 'survives' threshold", default: 0.9 },
+    acts: { type: "string", description: "activation cache for --mode activation (held-out tokens)" },
+    hook: { type: "string", description: "hook in --acts" },
+    tokens: { type: "int", description: "tokens of --acts to use for --mode activation", default: 4096 },
+  },
+  async run({ flags, positionals }) {
+    if (positionals.length !== 2) throw new UsageError("give exactly two SAE directories: match A B");
+    const mode = flags.mode as MatchMode;
+    if (!MATCH_MODES.includes(mode)) throw new UsageError(`--mode must be one of ${MATCH_MODES.join(", ")}`);
+    const [a, b] = positionals.map((p) => ({ dir: p, loaded: loadSAE(saeDir(p), flags.k as number | undefined), live: liveMaskFor(saeDir(p)) }));
+    const dictFor = (x: typeof a) => ({ decoder: x!.loaded.sae.params.wDec, n: x!.loaded.sae.params.dSae, d: x!.loaded.sae.params.dIn, live: x!.live });
+    const A = dictFor(a), B = dictFor(b);
+    if (mode === "live-only" && (!A.live || !B.live)) throw new UsageError("live-only needs feature_analysis.json beside each SAE (run directories from `train` or `sweep` have it)");
+    if (mode === "activation") {
+      if (!flags.acts) throw new UsageError("--mode activation needs --acts CACHE_DIR (held-out tokens to run both SAEs on)");
+      const cache = loadActivationCache(flags.acts as string);
+      const hook = (flags.hook as string | undefined) ?? cache.manifest.hooks[0]!;
+      const src = cache.rows(hook);
+      const T = Math.min(flags.tokens as number, src.rows);
+      const x = new Float32Array(T * src.dIn);
+      for (let i = 0; i < T; i++) src.copyRow(i, x, i * src.dIn);
+      const { encode } = await import("../../sae/sae.ts");
+      const dense = (sae: typeof a.loaded.sae) => {
+        const code = encode(sae, x, T);
+        const out = new Float32Array(T * sae.params.dSae);
+        for (let r = 0; r < T; r++) for (let s = 0; s < code.k; s++) out[r * sae.params.dSae + code.indices[r * code.k + s]!] = code.values[r * code.k + s]!;
+        return out;
+      };
+      Object.assign(A, { activations: dense(a!.loaded.sae) });
+      Object.assign(B, { activations: dense(b!.loaded.sae) });
+    }
+    const m = alignDictionaries(A, B, mode, { threshold: flags.threshold as number });
+    if (flags.json) {
+      console.log(JSON.stringify({ a: a!.dir, b: b!.dir, mode, summary: m.summary, reverseSummary: m.reverseSummary, optimality: m.audit, best: m.best, liveCounts: m.liveCounts, degenerateA: m.degenerateA, degenerateB: m.degenerateB, values: Array.from(m.values) }));
+      return;
+    }
+    const s = m.summary;
+    console.log(`${mode} matching of ${a!.dir} (${A.n} features) and ${b!.dir} (${B.n})${mode === "live-only" || mode === "activation" ? `, live ${m.liveCounts[0]} and ${m.liveCounts[1]}` : ""}`);
+    console.log(`  pairs ${s.n}  median ${s.median.toFixed(4)}  mean ${s.mean.toFixed(4)}  quartiles ${s.q1.toFixed(4)}–${s.q3.toFixed(4)}`);
+    console.log(`  fraction ≥ ${Object.entries(s.fractionAbove).map(([t, f]) => `${t}: ${(100 * f).toFixed(2)}% (${s.countAbove[t]})`).join(", ")}`);
+    if (m.reverseSummary) console.log(`  B→A best partners: median ${m.reverseSummary.median.toFixed(4)}, mean ${m.reverseSummary.mean.toFixed(4)}`);
+    if (m.audit) console.log(`  optimality check: ${m.audit.optimal ? "certified optimal" : "FAILED"} (max dual violation ${m.audit.maxDualViolation.toExponential(2)}, slackness ${m.audit.maxSlacknessViolation.toExponential(2)}, gap ${m.audit.dualityGap.toExponential(2)})`);
+    if (m.degenerateA.length || m.degenerateB.length) console.log(`  zero-norm/constant features: A ${m.degenerateA.join(",") || "none"}, B ${m.degenerateB.join(",") || "none"}`);
+    console.log(`  best: ${m.best.slice(0, 5).map((p) => `${p.a}↔${p.b} ${p.value.toFixed(3)}`).join(", ")}`);
+  },
+};

@@ -1,0 +1,61 @@
+/**
+ * The sweeps `replicate` runs. The seed study trained five Top-K SAEs (seeds 1–5) on GPT-2 small
+ * blocks.{0,6}.hook_resid_pre (TransformerLens convention) with seq_len 64 and max_tokens 2000 for 8 epochs,
+ * then Hungarian-matched decoders between all seed pairs.
+ */
+import type { Condition, SweepSpec } from "./spec.ts";
+import { gridConditions } from "./spec.ts";
+
+export const STUDY_CONDITIONS = (recipe: "topk" | "seed-report"): Condition[] => [
+  { layer: 0, features: 128, k: 8, recipe },
+  { layer: 6, features: 128, k: 8, recipe },
+  { layer: 6, features: 512, k: 32, recipe },
+];
+
+/** The study's published table, for printing beside ours. */
+export const STUDY_TABLE: { layer: number; features: number; k: number; mode: "full" | "live-only"; median: number; fraction: number; note?: string }[] = [
+  { layer: 0, features: 128, k: 8, mode: "full", median: 0.095, fraction: 0.0016, note: "2/1280" },
+  { layer: 0, features: 128, k: 8, mode: "live-only", median: 0.5, fraction: 0.0048 },
+  { layer: 6, features: 128, k: 8, mode: "live-only", median: 0.323, fraction: 0 },
+  { layer: 6, features: 512, k: 32, mode: "live-only", median: 0.257, fraction: 0 },
+];
+
+export const STUDY_DEAD_FRACTION_LAYER0 = 0.66;
+
+const base = {
+  model: "gpt2", seqLen: 64, maxTokens: 2000, residual: "centered" as const,
+  hookTemplate: "blocks.{layer}.hook_resid_pre", seeds: [1, 2, 3, 4, 5], epochs: 8,
+};
+
+/** Exactly what the study ran, quirks included: its corpus and windowing, BOS/padding rows trained on, its recipe. */
+export function faithfulSpec(corpus: string): SweepSpec {
+  return { ...base, name: "replicate-faithful", corpus, windowing: "faithful", includeSpecial: true, conditions: STUDY_CONDITIONS("seed-report"), batchSize: 64, lr: 1e-3 };
+}
+
+/**
+ * The same conditions done the right way: Gao et al.'s recipe, special tokens masked, the Brown corpus, 2000
+ * real tokens. Optimiser settings (Adam lr 1e-3, batch 64, 8 epochs) are kept equal to the study's so that the
+ * differences come from the recipe and the data handling, not from a different training budget.
+ */
+export function correctedSpec(): SweepSpec {
+  return { ...base, name: "replicate-corrected", corpus: "brown", windowing: "standard", includeSpecial: false, conditions: STUDY_CONDITIONS("topk"), batchSize: 64, lr: 1e-3 };
+}
+
+/**
+ * The study's "publishable minimum" for GPT-2 small: five layers across depth, dictionary sizes 128–8192,
+ * 20 seeds, 10⁶ tokens, Gao et al.'s recipe. 400 runs: meant to be run in resumable pieces (rerunning skips
+ * finished runs); `plan --preset scale` prints its cost first.
+ */
+export function scaleSpec(): SweepSpec {
+  return {
+    ...base, name: "replicate-scale", corpus: "brown", windowing: "standard", includeSpecial: false, maxTokens: 1_000_000,
+    seeds: Array.from({ length: 20 }, (_, i) => i + 1),
+    conditions: gridConditions([0, 3, 6, 9, 11], [128, 512, 2048, 8192], [32], ["topk"]), batchSize: 4096, lr: 4e-4, epochs: 8,
+  };
+}
+
+export const PRESETS: Record<string, (corpus?: string) => SweepSpec> = {
+  faithful: (corpus) => faithfulSpec(corpus ?? "../shared/data/seed-study/openwebtext_sample.jsonl"),
+  corrected: () => correctedSpec(),
+  scale: () => scaleSpec(),
+};
