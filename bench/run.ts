@@ -5,11 +5,18 @@
  */
 import { machineFacts, peakRssMb } from "./util.ts";
 import { benchScalarMatmul } from "./matmul.ts";
+import { benchWasmMatmul } from "./matmul_wasm.ts";
+import { benchGPT2, benchSAE, benchHungarian } from "./models.ts";
+import { shutdownThreads } from "../src/tensor/wasm/index.ts";
 
 type Section = () => Promise<Record<string, number | string>>;
 
+const quick = process.argv.includes("--quick");
 const sections: Record<string, Section> = {
-  matmul: benchScalarMatmul,
+  matmul: async () => ({ ...(await benchScalarMatmul()), ...(await benchWasmMatmul()) }),
+  gpt2: benchGPT2,
+  sae: () => benchSAE(quick),
+  hungarian: () => benchHungarian(quick ? [1024] : [1024, 4096]),
 };
 
 function parseOnly(argv: string[]): string[] {
@@ -31,3 +38,4 @@ for (const name of parseOnly(process.argv.slice(2))) {
 }
 results["peak_rss_mb"] = peakRssMb();
 console.log(JSON.stringify(results, null, 2));
+shutdownThreads();

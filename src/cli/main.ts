@@ -9,8 +9,9 @@ import { predictCommand, generateCommand } from "./commands/predict.ts";
 import { sweepCommand, planCommand, stabilityCommand } from "./commands/study.ts";
 import { replicateCommand } from "./commands/replicate.ts";
 import { cacheCommand, trainCommand, matchCommand } from "./commands/train_match.ts";
+import { downloadCommand } from "./commands/download.ts";
 
-const COMMANDS: Command[] = [replicateCommand, sweepCommand, planCommand, stabilityCommand, cacheCommand, trainCommand, matchCommand, predictCommand, generateCommand];
+const COMMANDS: Command[] = [replicateCommand, sweepCommand, planCommand, stabilityCommand, cacheCommand, trainCommand, matchCommand, predictCommand, generateCommand, downloadCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -14,6 +14,7 @@
  */
 import type { MatmulArgs, MatmulKernel } from "./matmul_types.ts";
 import { ShapeError } from "./shape.ts";
+import { wasmMatmul, wasmSimdAvailable } from "./wasm/index.ts";
 
 export type { MatmulArgs, MatmulKernel } from "./matmul_types.ts";
 
@@ -154,8 +155,19 @@ export const blockedMatmul: MatmulKernel = ({ a, b, c, m, n, k, transA = false, 
 packedA = new Float64Array(MC * KC);
 packedB = new Float64Array(KC * (NC + NR));
 
-let defaultKernel: MatmulKernel = blockedMatmul;
-let defaultKernelName = "blocked";
+/**
+ * The default: the threaded WebAssembly SIMD kernel where the runtime has SIMD, else the scalar blocked kernel.
+ * SAE_SEEDS_MATMUL=blocked|reference|wasm forces a choice (for audits and benchmarks).
+ */
+function initialKernel(): [string, MatmulKernel] {
+  const forced = process.env.SAE_SEEDS_MATMUL;
+  if (forced === "blocked") return ["blocked", blockedMatmul];
+  if (forced === "reference") return ["reference", referenceMatmul];
+  if (forced !== undefined && forced !== "" && forced !== "wasm") throw new Error(`SAE_SEEDS_MATMUL must be wasm, blocked or reference, got "${forced}"`);
+  return wasmSimdAvailable() ? ["wasm-simd", wasmMatmul] : ["blocked", blockedMatmul];
+}
+
+let [defaultKernelName, defaultKernel] = initialKernel();
 
 /** Replace the kernel used by `matmul` (e.g. the WASM SIMD one once it is loaded). */
 export function setMatmulKernel(name: string, kernel: MatmulKernel): void {

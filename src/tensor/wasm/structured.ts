@@ -1,0 +1,47 @@
+/**
+ * Structured-programming helpers over `Code`: counted loops and min(), so the GEMM emitters read like the
+ * nested loops they implement instead of raw block/loop/br_if bookkeeping.
+ *
+ * WebAssembly has no `for`: a loop is `block { loop { ...; br_if 0 (continue) } }` where branching to the
+ * `loop` label jumps back to its top and branching to the `block` label exits. The helpers below emit that
+ * shape with the test at the bottom (one branch per iteration) and a guard in front for zero trips.
+ */
+import type { Code } from "./emitter.ts";
+
+/**
+ * `for (counter = 0; counter < limit; counter += step) body()` with unsigned compares. `limit` is a local
+ * read on every test, `step` a constant. `body` must leave the stack as it found it and must not branch
+ * outside itself.
+ */
+export function forUpTo(code: Code, counter: number, limit: number, step: number, body: () => void): void {
+  code.i32Const(0).localSet(counter);
+  code.localGet(limit).if(); // limit = 0 means zero trips: skip the loop entirely
+  code.loop();
+  body();
+  code.localGet(counter).i32Const(step).i32Add().localTee(counter).localGet(limit).i32LtU().brIf(0);
+  code.end(); // loop
+  code.end(); // if
+}
+
+/**
+ * `while (remaining >= chunk) { body(); remaining -= chunk; }` — used for the unrolled k loop, where
+ * `remaining` counts down and the leftover (< chunk) iterations are handled by a second loop.
+ */
+export function whileAtLeast(code: Code, remaining: number, chunk: number, body: () => void): void {
+  code.localGet(remaining).i32Const(chunk).i32GeU().if();
+  code.loop();
+  body();
+  code.localGet(remaining).i32Const(chunk).i32Sub().localTee(remaining).i32Const(chunk).i32GeU().brIf(0);
+  code.end(); // loop
+  code.end(); // if
+}
+
+/** `target = min(a, b)` for unsigned i32 values pushed by the two callbacks (each is evaluated twice). */
+export function setMinU(code: Code, target: number, pushA: () => void, pushB: () => void): void {
+  // select(x, y, cond) keeps x when cond ≠ 0: min = select(a, b, a < b).
+  pushA();
+  pushB();
+  pushA();
+  pushB();
+  code.i32LtU().select().localSet(target);
+}
