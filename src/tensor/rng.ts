@@ -46,10 +46,26 @@ const u32 = new Uint32Array(f64.buffer);
 // Which u32 word holds the sign/exponent of a float64 depends on the platform's endianness.
 const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0;
 
+/** ln(m) for m in [√½, √2) by the atanh series, 14 terms (truncation below 1e-23). Used to build the table. */
+function seriesLog(m: number): number {
+  const t = (m - 1) / (m + 1);
+  const t2 = t * t;
+  let sum = ATANH_COEFFS[ATANH_COEFFS.length - 1]!;
+  for (let i = ATANH_COEFFS.length - 2; i >= 0; i--) sum = sum * t2 + ATANH_COEFFS[i]!;
+  return 2 * sum * t;
+}
+
+/** ln(1 + j/128), j = 0..128, computed once with the exact-operation series (so identical everywhere). */
+const LOG_TABLE = Float64Array.from({ length: 129 }, (_, j) => {
+  const c = 1 + j / 128;
+  return c < 2 * SQRT_HALF ? seriesLog(c) : seriesLog(c / 2) + LN2;
+});
+
 /**
  * Natural log of a positive finite number using only exactly-rounded IEEE operations, so the result is
- * bit-identical everywhere. x = m · 2^e with m in [√½, √2); ln m = 2·atanh(t), t = (m−1)/(m+1), |t| ≤ 0.172,
- * summed as an odd power series to far below double precision (t² ≤ 0.0295, 14 terms ≈ 1e-23).
+ * bit-identical everywhere (Math.log is not required to be correctly rounded and may differ between engines).
+ * x = m · 2^e with m in [1, 2); m = c · r with c = 1 + j/128 from a table of ln c and r in [1, 1 + 1/128), so
+ * ln r = 2·atanh(t), t = (r−1)/(r+1) ≤ 0.0039, needs only four odd terms (truncation ≈ 1e-22).
  */
 export function detLog(x: number): number {
   if (!(x > 0) || !Number.isFinite(x)) {
@@ -67,18 +83,13 @@ export function detLog(x: number): number {
   const hi = u32[HI]!;
   e += ((hi >>> 20) & 0x7ff) - 1023;
   u32[HI] = (hi & 0x800fffff) | (1023 << 20); // mantissa with exponent 0: m in [1, 2)
-  let m = f64[0]!;
-  if (m >= 2 * SQRT_HALF) {
-    m *= 0.5;
-    e += 1;
-  }
-  const t = (m - 1) / (m + 1);
+  const m = f64[0]!;
+  const j = Math.floor((m - 1) * 128); // exact: m − 1 and the scaling by 128 are exact
+  const r = m / (1 + j / 128);
+  const t = (r - 1) / (r + 1);
   const t2 = t * t;
-  // Horner form of t·Σ t^(2i)/(2i+1), i = 0..13; the truncation error is below 0.0295^14/29 ≈ 1e-23.
-  let sum = ATANH_COEFFS[ATANH_COEFFS.length - 1]!;
-  for (let i = ATANH_COEFFS.length - 2; i >= 0; i--) sum = sum * t2 + ATANH_COEFFS[i]!;
-  sum *= t;
-  return 2 * sum + e * LN2;
+  const lnR = 2 * t * (1 + t2 * (1 / 3 + t2 * (1 / 5 + t2 * (1 / 7))));
+  return LOG_TABLE[j]! + lnR + e * LN2;
 }
 
 export class Rng {

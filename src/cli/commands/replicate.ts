@@ -78,8 +78,8 @@ export const replicateCommand: Command = {
     seeds: { type: "list", description: "override the seeds (default 1-5; 1-20 with --scale)" },
     out: { type: "string", description: "output root", default: "runs/replicate" },
     cache: { type: "string", description: "activation cache root", default: "cache" },
-    bootstrap: { type: "int", description: "bootstrap resamples of seeds", default: 1000 },
-    null: { type: "int", description: "random-dictionary null draws", default: 50 },
+    bootstrap: { type: "int", description: "bootstrap resamples of seeds", default: 500 },
+    null: { type: "int", description: "random-dictionary null draws (more: `stability --null 200` on the run directories)", default: 20 },
     quiet: { type: "boolean", description: "no progress bars" },
   },
   async run({ flags }) {

@@ -73,6 +73,16 @@ export function runOne(root: string, inputs: RunInputs): boolean {
   const store = fileCheckpointStore(checkpointPath);
   const hook = hookFor(spec, condition.layer);
   const start = performance.now();
+  // A checkpoint left by a killed run is resumed only if it was made with exactly these settings.
+  if (existsSync(checkpointPath)) {
+    let compatible = false;
+    try {
+      compatible = JSON.stringify(store.load()?.config) === JSON.stringify(config);
+    } catch {
+      compatible = false; // unreadable (e.g. cut short): start over
+    }
+    if (!compatible) rmSync(checkpointPath, { force: true });
+  }
   let result;
   try {
     result = trainSAE({
