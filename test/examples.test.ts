@@ -1,0 +1,24 @@
+/** Every teaching example runs to completion (tiny settings, seconds each) and prints what it promises. */
+import { describe, it, expect } from "vitest";
+import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
+
+const dir = join(import.meta.dirname, "..", "examples");
+const expectations: Record<string, RegExp> = {
+  "01_tensors_and_autograd.ts": /finite difference .* vs autograd/,
+  "02_gpt2_next_token.ts": /top next tokens:/,
+  "03_train_one_sae.ts": /feature \d+ fires on/,
+  "04_match_two_seeds.ts": /certified optimal[\s\S]*chance level/,
+};
+
+describe("examples", () => {
+  it("there are four, one per lesson", () => {
+    expect(readdirSync(dir).filter((f) => f.endsWith(".ts")).sort()).toEqual(Object.keys(expectations).sort());
+  });
+  it.each(Object.entries(expectations))("%s runs", (file, pattern) => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", join(dir, file), "--tiny"], { encoding: "utf8", timeout: 120_000, env: { ...process.env, SAE_SEEDS_WEIGHTS: "/nonexistent" } });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(pattern);
+  });
+});
