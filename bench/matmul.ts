@@ -18,7 +18,7 @@ export const MATMUL_SHAPES: MatmulShape[] = [
   { m: 2048, k: 2048, n: 2048 },
   { m: 64, k: 768, n: 2304 }, // GPT-2 attention projection, one 64-token sequence
   { m: 2048, k: 768, n: 3072 }, // GPT-2 MLP up-projection, 32 × 64 tokens
-  { m: 4096, k: 768, n: 8192 }, // SAE encoder: batch 4096, d_in 768, 8192 latents
+  { m: 4096, k: 768, n: 8192, transB: true }, // SAE encoder: batch 4096 · W_encᵀ, W_enc stored [8192, 768]
 ];
 
 export function shapeKey({ m, k, n }: MatmulShape): string {
