@@ -27,7 +27,7 @@ describe("similarity matrices", () => {
     expect(s.matrix[0]).toBeCloseTo(1, 6);
     expect(s.matrix[1]).toBeCloseTo(Math.SQRT1_2, 6);
     expect(Array.from(s.matrix.slice(2))).toEqual([0, 0]);
-    expect(() => cosineMatrix(a, 2, b, 3, 3)).toThrow(/do not share d_in/);
+    expect(() => cosineMatrix(a, 2, b, 3, 3)).toThrow(/same hook \(same d_in\)/);
   });
 
   it("Pearson correlation: perfectly correlated, anti-correlated and constant columns", () => {

@@ -1,13 +1,18 @@
 /**
- * Aligning two SAEs' dictionaries.
+ * Aligning two SAEs' dictionaries, in one of four modes:
  *
- *   full        Hungarian matching on the cosine matrix of all decoder directions (one-to-one).
- *   live-only   the same restricted to features that fired (feature_analysis dead = false); rectangular when the
- *               live counts differ; indices are mapped back to the original feature ids.
- *   max-cosine  each feature's best partner with no one-to-one constraint, in both directions (A→B, B→A):
- *               an upper bound that shows how much the one-to-one constraint costs.
- *   activation  Hungarian matching on the Pearson correlation of the two SAEs' feature activations on the same
- *               held-out tokens — the second opinion the seed study listed as future work.
+ *   full        exact one-to-one matching (Hungarian, maximising total cosine) of all decoder directions.
+ *   live-only   the same restricted to live features (live mask = 1, e.g. features that fired on the training
+ *               rows); rectangular when the live counts differ, so min(liveA, liveB) pairs. Reported indices are
+ *               the original feature ids.
+ *   max-cosine  each feature's best partner by cosine with no one-to-one constraint, in both directions (A→B for
+ *               every feature of A, B→A for every feature of B): an upper bound on what any matching can reach,
+ *               which shows how much the one-to-one constraint costs. All features, live or not.
+ *   activation  exact one-to-one matching on the Pearson correlation of the two SAEs' feature activations on the
+ *               same tokens, over live features (a dead feature's activations are constant, so it has no
+ *               correlation to speak of) — a functional second opinion next to the geometric one.
+ *
+ * Every one-to-one matching comes with the solver's optimality certificate (`audit`).
  */
 import { linearSumAssignment, type OptimalityAudit } from "./assignment.ts";
 import { cosineMatrix, pearsonMatrix, MatchShapeError, type SimilarityMatrix } from "./cosine.ts";
@@ -17,127 +22,181 @@ export type MatchMode = "full" | "live-only" | "max-cosine" | "activation";
 export const MATCH_MODES: readonly MatchMode[] = ["full", "live-only", "max-cosine", "activation"];
 
 export interface Dictionary {
-  /** Decoder directions [n, d] (rows of W_dec). */
+  /** Decoder directions [n, d] (the rows of W_dec), row-major. */
   decoder: Float32Array;
   n: number;
   d: number;
-  /** 1 = live; absent = all live. */
+  /** live[i] = 1 when feature i is live; absent means every feature is live. */
   live?: Uint8Array;
-  /** Feature activations [T, n] on held-out tokens (activation mode). */
+  /** Feature activations [T, n] on tokens shared with the other SAE (activation mode only). */
   activations?: Float32Array;
 }
 
 export interface MatchedPair {
+  /** Feature id in A. */
   a: number;
+  /** Feature id in B. */
   b: number;
   value: number;
 }
 
+export interface AlignOptions {
+  /** An extra threshold to report next to 0.5, 0.7 and 0.9. */
+  threshold?: number;
+  /** How many best matches to list (default 10). */
+  topN?: number;
+}
+
 export interface PairMatch {
   mode: MatchMode;
-  /** One similarity per matched pair (for max-cosine: A→B best values). */
+  /** The similarity of each matched pair (max-cosine: each A feature's best value). */
   values: Float64Array;
+  /** Original feature ids of the pairs: (indexA[t], indexB[t]) has similarity values[t]; sorted by indexA. */
   indexA: Int32Array;
   indexB: Int32Array;
   summary: MatchSummary;
-  /** For max-cosine: B→A best values. */
+  /** max-cosine only: each B feature's best value over A, and its summary. */
   reverseValues?: Float64Array;
+  reverseIndexA?: Int32Array;
   reverseSummary?: MatchSummary;
+  /** Optimality certificate of the one-to-one matching; null for max-cosine (nothing to certify). */
   audit: OptimalityAudit | null;
+  /** The topN pairs with the highest similarity, best first (ties: lower indexA first). */
   best: MatchedPair[];
+  /** Original ids of features with no direction (zero norm / constant activations); their similarities are 0. */
   degenerateA: number[];
   degenerateB: number[];
+  /** Number of features that took part on each side. */
   liveCounts: [number, number];
 }
 
-function liveIndices(dict: Dictionary): Int32Array {
-  if (!dict.live) return Int32Array.from({ length: dict.n }, (_, i) => i);
-  if (dict.live.length !== dict.n) throw new MatchShapeError(`live mask has ${dict.live.length} entries for ${dict.n} features`);
+function allIndices(n: number): Int32Array {
+  return Int32Array.from({ length: n }, (_, i) => i);
+}
+
+function liveIndices(dict: Dictionary, side: string): Int32Array {
+  if (!dict.live) return allIndices(dict.n);
+  if (dict.live.length !== dict.n) {
+    throw new MatchShapeError(`live mask of ${side} has ${dict.live.length} entries for ${dict.n} features; pass one entry per feature`);
+  }
   const out: number[] = [];
-  dict.live.forEach((v, i) => v && out.push(i));
+  for (let i = 0; i < dict.n; i++) if (dict.live[i]) out.push(i);
   return Int32Array.from(out);
 }
 
 function subsetRows(m: Float32Array, d: number, rows: Int32Array): Float32Array {
   const out = new Float32Array(rows.length * d);
-  rows.forEach((r, i) => out.set(m.subarray(r * d, (r + 1) * d), i * d));
+  for (let k = 0; k < rows.length; k++) out.set(m.subarray(rows[k]! * d, (rows[k]! + 1) * d), k * d);
   return out;
 }
 
 function subsetColumns(m: Float32Array, T: number, n: number, cols: Int32Array): Float32Array {
-  const out = new Float32Array(T * cols.length);
-  for (let t = 0; t < T; t++) cols.forEach((c, i) => (out[t * cols.length + i] = m[t * n + c]!));
+  const w = cols.length;
+  const out = new Float32Array(T * w);
+  for (let t = 0; t < T; t++) for (let k = 0; k < w; k++) out[t * w + k] = m[t * n + cols[k]!]!;
   return out;
 }
 
 function topPairs(indexA: Int32Array, indexB: Int32Array, values: Float64Array, count: number): MatchedPair[] {
-  return Array.from(values.keys()).sort((x, y) => values[y]! - values[x]! || x - y).slice(0, count)
-    .map((t) => ({ a: indexA[t]!, b: indexB[t]!, value: values[t]! }));
+  const order = Array.from({ length: values.length }, (_, t) => t);
+  order.sort((x, y) => values[y]! - values[x]! || indexA[x]! - indexA[y]!);
+  return order.slice(0, count).map((t) => ({ a: indexA[t]!, b: indexB[t]!, value: values[t]! }));
 }
 
-function hungarian(sim: SimilarityMatrix, rowsA: Int32Array, rowsB: Int32Array, mode: MatchMode, threshold?: number): PairMatch {
+/** One-to-one matching on a similarity matrix whose rows/columns are the features rowsA / rowsB. */
+function hungarian(sim: SimilarityMatrix, rowsA: Int32Array, rowsB: Int32Array, mode: MatchMode, options: AlignOptions): PairMatch {
   const result = linearSumAssignment(sim.matrix, sim.nA, sim.nB, { sense: "max" });
   const n = result.rowIndices.length;
   const values = new Float64Array(n);
   const indexA = new Int32Array(n);
   const indexB = new Int32Array(n);
   for (let t = 0; t < n; t++) {
-    const i = result.rowIndices[t]!, j = result.colIndices[t]!;
+    const i = result.rowIndices[t]!;
+    const j = result.colIndices[t]!;
     values[t] = sim.matrix[i * sim.nB + j]!;
     indexA[t] = rowsA[i]!;
     indexB[t] = rowsB[j]!;
   }
   return {
-    mode, values, indexA, indexB, summary: summarise(values, threshold), audit: result.audit,
-    best: topPairs(indexA, indexB, values, 10),
+    mode, values, indexA, indexB, summary: summarise(values, options.threshold), audit: result.optimality,
+    best: topPairs(indexA, indexB, values, options.topN ?? 10),
     degenerateA: sim.degenerateA.map((i) => rowsA[i]!), degenerateB: sim.degenerateB.map((j) => rowsB[j]!),
     liveCounts: [rowsA.length, rowsB.length],
   };
 }
 
+/** Best partner of every row and of every column (first index on ties). */
+function bestPartners(sim: SimilarityMatrix): { forward: Float64Array; forwardIndex: Int32Array; reverse: Float64Array; reverseIndex: Int32Array } {
+  const { matrix, nA, nB } = sim;
+  const forward = new Float64Array(nA).fill(NaN);
+  const forwardIndex = new Int32Array(nA).fill(-1);
+  const reverse = new Float64Array(nB).fill(-Infinity);
+  const reverseIndex = new Int32Array(nB).fill(-1);
+  for (let i = 0; i < nA; i++) {
+    let best = -Infinity;
+    let bestJ = -1;
+    const base = i * nB;
+    for (let j = 0; j < nB; j++) {
+      const x = matrix[base + j]!;
+      if (x > best) {
+        best = x;
+        bestJ = j;
+      }
+      if (x > reverse[j]!) {
+        reverse[j] = x;
+        reverseIndex[j] = i;
+      }
+    }
+    if (bestJ >= 0) {
+      forward[i] = best;
+      forwardIndex[i] = bestJ;
+    }
+  }
+  // A column with no rows at all has no best partner.
+  for (let j = 0; j < nB; j++) if (reverseIndex[j] === -1) reverse[j] = NaN;
+  return { forward, forwardIndex, reverse, reverseIndex };
+}
+
 /** Match two dictionaries in one of the four modes. */
-export function alignDictionaries(A: Dictionary, B: Dictionary, mode: MatchMode, options: { threshold?: number } = {}): PairMatch {
-  if (A.d !== B.d) throw new MatchShapeError(`cannot match decoders of shapes [${A.n}, ${A.d}] and [${B.n}, ${B.d}]: d_in differs`);
-  const allA = Int32Array.from({ length: A.n }, (_, i) => i);
-  const allB = Int32Array.from({ length: B.n }, (_, i) => i);
+export function alignDictionaries(A: Dictionary, B: Dictionary, mode: MatchMode, options: AlignOptions = {}): PairMatch {
+  if (A.d !== B.d) {
+    throw new MatchShapeError(`cannot match decoders of shapes [${A.n}, ${A.d}] and [${B.n}, ${B.d}]: d_in differs; match only SAEs trained on the same hook`);
+  }
   switch (mode) {
     case "full":
-      return hungarian(cosineMatrix(A.decoder, A.n, B.decoder, B.n, A.d), allA, allB, mode, options.threshold);
+      return hungarian(cosineMatrix(A.decoder, A.n, B.decoder, B.n, A.d), allIndices(A.n), allIndices(B.n), mode, options);
     case "live-only": {
-      const la = liveIndices(A), lb = liveIndices(B);
+      const la = liveIndices(A, "A");
+      const lb = liveIndices(B, "B");
       const sim = cosineMatrix(subsetRows(A.decoder, A.d, la), la.length, subsetRows(B.decoder, B.d, lb), lb.length, A.d);
-      return hungarian(sim, la, lb, mode, options.threshold);
+      return hungarian(sim, la, lb, mode, options);
     }
     case "activation": {
-      if (!A.activations || !B.activations) throw new MatchShapeError("activation matching needs both SAEs' feature activations on the same tokens");
-      const T = A.activations.length / A.n;
-      if (B.activations.length / B.n !== T) throw new MatchShapeError("activation matching: the two SAEs were run on different numbers of tokens");
-      const la = liveIndices(A), lb = liveIndices(B);
+      if (!A.activations || !B.activations) {
+        throw new MatchShapeError("activation matching needs both SAEs' feature activations [T, n] on the same tokens; record them first");
+      }
+      const T = A.n > 0 ? A.activations.length / A.n : 0;
+      const TB = B.n > 0 ? B.activations.length / B.n : 0;
+      if (!Number.isInteger(T) || !Number.isInteger(TB) || T !== TB) {
+        throw new MatchShapeError(`activation matching: A's activations (${A.activations.length} values for ${A.n} features) and B's (${B.activations.length} for ${B.n}) are not [T, n] on the same T tokens`);
+      }
+      const la = liveIndices(A, "A");
+      const lb = liveIndices(B, "B");
       const sim = pearsonMatrix(subsetColumns(A.activations, T, A.n, la), la.length, subsetColumns(B.activations, T, B.n, lb), lb.length, T);
-      return hungarian(sim, la, lb, mode, options.threshold);
+      return hungarian(sim, la, lb, mode, options);
     }
     case "max-cosine": {
       const sim = cosineMatrix(A.decoder, A.n, B.decoder, B.n, A.d);
-      const forward = new Float64Array(A.n), reverse = new Float64Array(B.n).fill(-Infinity);
-      const indexB = new Int32Array(A.n);
-      for (let i = 0; i < A.n; i++) {
-        let best = -Infinity, bj = 0;
-        for (let j = 0; j < B.n; j++) {
-          const v = sim.matrix[i * B.n + j]!;
-          if (v > best) { best = v; bj = j; }
-          if (v > reverse[j]!) reverse[j] = v;
-        }
-        forward[i] = best;
-        indexB[i] = bj;
-      }
+      const { forward, forwardIndex, reverse, reverseIndex } = bestPartners(sim);
+      const indexA = allIndices(A.n);
       return {
-        mode, values: forward, indexA: allA, indexB, summary: summarise(forward, options.threshold),
-        reverseValues: reverse, reverseSummary: summarise(reverse, options.threshold), audit: null,
-        best: topPairs(allA, indexB, forward, 10), degenerateA: sim.degenerateA, degenerateB: sim.degenerateB,
+        mode, values: forward, indexA, indexB: forwardIndex, summary: summarise(forward, options.threshold),
+        reverseValues: reverse, reverseIndexA: reverseIndex, reverseSummary: summarise(reverse, options.threshold), audit: null,
+        best: topPairs(indexA, forwardIndex, forward, options.topN ?? 10), degenerateA: sim.degenerateA, degenerateB: sim.degenerateB,
         liveCounts: [A.n, B.n],
       };
     }
     default:
-      throw new MatchShapeError(`unknown match mode "${String(mode)}"; use ${MATCH_MODES.join(", ")}`);
+      throw new MatchShapeError(`unknown match mode "${String(mode)}"; use one of ${MATCH_MODES.join(", ")}`);
   }
 }

@@ -2,18 +2,18 @@
  * One WebAssembly GEMM engine: the compiled module, its linear memory, and the worker pool sharing it.
  *
  * A call copies A and B (and C when accumulating) into the wasm memory — packing has to read them from there
- * anyway, and the workers cannot see the caller's arrays — cuts C into per-thread slices (./partition.ts),
- * runs `gemm` on every slice (the calling thread takes the first), and copies C back out.
+ * anyway, and the workers cannot see the caller's arrays — cuts C into tasks (./partition.ts), runs `gemm` on
+ * every task (on the calling thread and the workers, ./threads.ts), and copies C back out.
  *
  * Memory layout of one call (byte offsets, each 64-byte aligned):
- *   [ A as stored | B as stored | C | workspace of slice 0 | workspace of slice 1 | … ]
+ *   [ A as stored | B as stored | C | workspace of thread 0 | workspace of thread 1 | … ]
  * The memory only grows; a later, smaller product reuses the front of it.
  */
 import type { MatmulArgs } from "../matmul_types.ts";
 import { ShapeError } from "../shape.ts";
 import { GEMM_BLOCKING, gemmModuleBytes, workspaceBytes, type GemmBlocking } from "./gemm_kernel.ts";
-import { planSlices, type Slice } from "./partition.ts";
-import { GemmWorkerPool, type GemmCallArgs } from "./threads.ts";
+import { planTasks, type Slice } from "./partition.ts";
+import { GemmWorkerPool, type GemmFunction, type GemmTask } from "./threads.ts";
 import { requireWebAssembly, type WasmMemory } from "./wasm_api.ts";
 
 const PAGE_BYTES = 65536;
@@ -25,16 +25,17 @@ const MAX_PAGES = 65536;
  */
 export const THREADING_MIN_FLOPS = 4_000_000;
 
-type GemmFunction = (...args: GemmCallArgs) => void;
-
 const align64 = (bytes: number): number => Math.ceil(bytes / 64) * 64;
 
 export class WasmGemmEngine {
   readonly blocking: GemmBlocking = GEMM_BLOCKING;
   private readonly memory: WasmMemory;
   private readonly gemm: GemmFunction;
-  /** Null when this platform cannot share a WebAssembly.Memory between threads: then everything runs here. */
-  private readonly pool: GemmWorkerPool | null;
+  /**
+   * Null when this platform cannot share a WebAssembly.Memory between threads, or when worker threads failed to
+   * start: then every slice runs on the calling thread, one after the other (with the same results).
+   */
+  private pool: GemmWorkerPool | null;
 
   constructor() {
     const wasm = requireWebAssembly();
@@ -43,10 +44,6 @@ export class WasmGemmEngine {
     const module = new wasm.Module(gemmModuleBytes(this.blocking, { initialPages: 1, maximumPages: MAX_PAGES, shared }));
     this.gemm = new wasm.Instance(module, { env: { memory: this.memory } }).exports.gemm as GemmFunction;
     this.pool = shared ? new GemmWorkerPool(module, this.memory) : null;
-  }
-
-  get canUseThreads(): boolean {
-    return this.pool !== null;
   }
 
   /** Worker threads currently alive (the calling thread not counted). */
@@ -68,44 +65,51 @@ export class WasmGemmEngine {
     }
 
     const flops = 2 * m * n * k;
-    const wanted = this.pool === null || flops < THREADING_MIN_FLOPS ? 1 : threads;
-    const slices = planSlices(m, n, wanted, this.blocking);
+    const tasks = planTasks(m, n, this.pool === null || flops < THREADING_MIN_FLOPS ? 1 : threads, this.blocking);
+    const threadCount = Math.min(threads, tasks.length);
 
     const aOffset = 64;
     const bOffset = align64(aOffset + 4 * m * k);
     const cOffset = align64(bOffset + 4 * k * n);
     const workspaceOffset = align64(cOffset + 4 * m * n);
     const workspaceStride = align64(workspaceBytes(this.blocking));
-    this.ensureBytes(workspaceOffset + slices.length * workspaceStride);
+    this.ensureBytes(workspaceOffset + threadCount * workspaceStride);
+    const workspaces = Array.from({ length: threadCount }, (_, t) => workspaceOffset + t * workspaceStride);
 
     const heap = new Float32Array(this.memory.buffer); // a fresh view: the buffer changes when memory grows
     heap.set(a.subarray(0, m * k), aOffset / 4);
     heap.set(b.subarray(0, k * n), bOffset / 4);
     if (accumulate) heap.set(c.subarray(0, m * n), cOffset / 4);
 
-    const callFor = (slice: Slice, index: number): GemmCallArgs => {
-      // The slice's corner in op(A), op(B) and C, in the storage order of each.
-      const aCorner = aOffset + 4 * (transA ? slice.rowStart : slice.rowStart * k);
-      const bCorner = bOffset + 4 * (transB ? slice.colStart * k : slice.colStart);
-      const cCorner = cOffset + 4 * (slice.rowStart * n + slice.colStart);
-      return [
-        slice.rows, slice.cols, k,
-        aCorner, transA ? m : k, transA ? 1 : 0,
-        bCorner, transB ? k : n, transB ? 1 : 0,
-        cCorner, n, accumulate ? 1 : 0,
-        workspaceOffset + index * workspaceStride,
-      ];
-    };
-    const calls = slices.map(callFor);
-    const own = calls[0]!;
-    if (calls.length === 1 || this.pool === null) this.gemm(...own);
-    else this.pool.run(calls.slice(1), () => this.gemm(...own));
+    // gemm's arguments for one slice of C: its corner in op(A), op(B) and C, in the storage order of each.
+    const taskFor = (slice: Slice): GemmTask => [
+      slice.rows, slice.cols, k,
+      aOffset + 4 * (transA ? slice.rowStart : slice.rowStart * k), transA ? m : k, transA ? 1 : 0,
+      bOffset + 4 * (transB ? slice.colStart * k : slice.colStart), transB ? k : n, transB ? 1 : 0,
+      cOffset + 4 * (slice.rowStart * n + slice.colStart), n, accumulate ? 1 : 0,
+    ];
+    const gemmTasks = tasks.map(taskFor);
+    const pool = threadCount > 1 ? this.poolWithWorkers(threadCount - 1) : null;
+    if (pool !== null) pool.run(gemmTasks, workspaces, this.gemm);
+    else for (const task of gemmTasks) this.gemm(...task, workspaces[0]!);
 
     c.set(heap.subarray(cOffset / 4, cOffset / 4 + m * n));
   }
 
   shutdown(): void {
     this.pool?.shutdown();
+  }
+
+  /** The pool with at least `count` workers started; null (after one warning) if they cannot be started. */
+  private poolWithWorkers(count: number): GemmWorkerPool | null {
+    if (this.pool === null) return null;
+    try {
+      this.pool.ensureWorkers(count);
+    } catch (error) {
+      process.emitWarning(`matmul continues on one thread: ${(error as Error).message}`, "WasmMatmulWarning");
+      this.pool = null;
+    }
+    return this.pool;
   }
 
   private ensureBytes(bytes: number): void {

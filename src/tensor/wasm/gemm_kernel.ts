@@ -63,7 +63,7 @@ export function gemmModuleBytes(blocking: GemmBlocking, memory: MemoryImport): U
   if (mc % mr !== 0 || nc % nr !== 0) throw new RangeError("MC must be a multiple of MR and NC of NR");
   if (kc < 1) throw new RangeError("KC must be positive");
   const functions: FunctionDefinition[] = [];
-  functions[FN.microKernel] = emitMicroKernel({ mr, nr, kUnroll: 1 }, "microKernel");
+  functions[FN.microKernel] = emitMicroKernel({ mr, nr }, "microKernel");
   functions[FN.packA] = emitPackPanels(mr, "packA");
   functions[FN.packB] = emitPackPanels(nr, "packB");
   functions[FN.addTile] = emitAddTile(nr);

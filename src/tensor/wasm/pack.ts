@@ -48,7 +48,6 @@ export function emitPackPanels(panelWidth: number, exportName: string | null): F
   const rows = [f.local(v128), f.local(v128), f.local(v128), f.local(v128)];
   const pairs = [f.local(v128), f.local(v128), f.local(v128), f.local(v128)];
   const code = f.code;
-  const panelBytes = (): Code => code.localGet(kc).i32Const(4 * R).i32Mul();
 
   code.localGet(kc).i32Const(-4).i32And().localSet(kc4);
   forUpTo(code, panelStart, lanes, R, () => {
@@ -71,9 +70,7 @@ export function emitPackPanels(panelWidth: number, exportName: string | null): F
       emitScalarCopy(code, R, { panelSrc, laneStride, kStride, kc, dst, validLanes, p, from, to });
     }
     code.end();
-    code.localGet(dst);
-    panelBytes();
-    code.i32Add().localSet(dst);
+    code.localGet(dst).localGet(kc).i32Const(4 * R).i32Mul().i32Add().localSet(dst); // next panel: R·kc floats on
   });
   return f.definition();
 }

@@ -24,14 +24,14 @@ export function forUpTo(code: Code, counter: number, limit: number, step: number
 }
 
 /**
- * `while (remaining >= chunk) { body(); remaining -= chunk; }` — used for the unrolled k loop, where
- * `remaining` counts down and the leftover (< chunk) iterations are handled by a second loop.
+ * `while (counter !== 0) { body(); counter -= 1; }` — the cheapest loop there is: the decrement sets the flags
+ * the branch tests, so the bookkeeping is one subtract-and-branch per iteration.
  */
-export function whileAtLeast(code: Code, remaining: number, chunk: number, body: () => void): void {
-  code.localGet(remaining).i32Const(chunk).i32GeU().if();
+export function countDown(code: Code, counter: number, body: () => void): void {
+  code.localGet(counter).if();
   code.loop();
   body();
-  code.localGet(remaining).i32Const(chunk).i32Sub().localTee(remaining).i32Const(chunk).i32GeU().brIf(0);
+  code.localGet(counter).i32Const(1).i32Sub().localTee(counter).brIf(0);
   code.end(); // loop
   code.end(); // if
 }

@@ -1,52 +1,66 @@
 /**
- * A pool of worker threads that each run the wasm `gemm` on their slice of a product, all on one shared
- * WebAssembly.Memory — and a synchronous way to use them.
+ * A pool of worker threads that run the wasm `gemm` on tasks of a product (slices of C, ./partition.ts), all on
+ * one shared WebAssembly.Memory — and a synchronous way to use them.
  *
  * Why synchronous: matmul callers are plain numeric code, not async. Node lets the main thread block in
- * `Atomics.wait`, so a call publishes the jobs in a small shared control block, wakes the workers with
- * `Atomics.notify`, computes its own slice meanwhile, then sleeps until the last worker reports.
+ * `Atomics.wait`, so a call writes the tasks into a small shared control block, wakes the workers with
+ * `Atomics.notify`, takes tasks itself like any worker, then sleeps until the last worker reports. Tasks are
+ * handed out by an atomic counter, first come first served: a thread slowed down by another process simply
+ * takes fewer of them. (Which thread computes a task never changes its result; see ./partition.ts.)
  *
  * Control block (Int32Array over its own SharedArrayBuffer, so it never moves when the memory grows):
- *   header  GENERATION  job counter; workers sleep on it and wake when it changes
- *           PENDING     workers still busy with the current job; the last one to finish wakes the caller
- *           SHUTDOWN    set once to make every worker leave its loop
- *           STARTED     workers that have instantiated the module (or failed to: FAILED)
- *   slot w  ASSIGNED    the generation whose job worker w must run (so a late-waking worker can never run a job
- *                       twice or run one that was not meant for it), STATUS, then the 13 `gemm` arguments.
+ *   header   GENERATION  job counter; workers sleep on it and wake when it changes
+ *            PENDING     workers still busy with the current job; the last one to finish wakes the caller
+ *            NEXT_TASK   the next task to hand out (Atomics.add); TASK_COUNT how many there are
+ *            SHUTDOWN    set once to make every worker leave its loop
+ *            STARTED     workers that have instantiated the module (or failed to: FAILED)
+ *   slot w   ASSIGNED    the generation whose job worker w must join (so a late-waking worker can never join a
+ *                        job twice, or one it was not given), STATUS, and WORKSPACE (its scratch address)
+ *   tasks    the first 12 `gemm` arguments of every task (all but the workspace)
  *
  * Workers are started from a JavaScript source string (`eval: true`, no inherited execArgv): no TypeScript loader
- * is needed inside the worker, so this works the same under node, tsx and vitest. They are unref'd: an idle pool never keeps the
- * process alive, and Node ends them at exit; `shutdown()` ends them explicitly.
+ * is needed inside the worker, so this works the same under node, tsx and vitest. They are unref'd: an idle pool
+ * never keeps the process alive, and Node ends them at exit; `shutdown()` ends them explicitly.
  */
 import { Worker } from "node:worker_threads";
 import { GEMM_PARAMS } from "./gemm_kernel.ts";
 import type { WasmMemory, WasmModule } from "./wasm_api.ts";
 
+/** The most workers one pool can hold, and the most tasks one job can have (the control block is sized for them). */
+export const MAX_WORKERS = 255;
+export const MAX_TASKS = 4096;
+
+/** Int32 indices of the control block's header, of the fields inside a worker's slot, and of the task table. */
 const GENERATION = 0;
 const PENDING = 1;
-const SHUTDOWN = 2;
-const STARTED = 3;
-const FAILED = 4;
-const HEADER_SLOTS = 8;
+const NEXT_TASK = 2;
+const TASK_COUNT = 3;
+const SHUTDOWN = 4;
+const STARTED = 5;
+const FAILED = 6;
+const HEADER_SIZE = 8;
 const ASSIGNED = 0;
-const STATUS = 1;
-const ARGS = 2;
-const SLOT_SIZE = 16;
-if (ARGS + GEMM_PARAMS.length > SLOT_SIZE) throw new Error("worker slot too small for the gemm arguments");
+const STATUS = 1; // 0 = every task this worker took ran, 1 = one threw
+const WORKSPACE = 2;
+const SLOT_SIZE = 4;
+const slotOf = (worker: number): number => HEADER_SIZE + worker * SLOT_SIZE;
+const TASK_SIZE = GEMM_PARAMS.length - 1;
+if (GEMM_PARAMS[TASK_SIZE] !== "workspace") throw new Error("gemm's last parameter must be its workspace");
+const taskOf = (task: number): number => slotOf(MAX_WORKERS + 1) + task * TASK_SIZE;
+const CONTROL_SIZE = taskOf(MAX_TASKS);
 
-/** The most workers one pool can hold (the control block is sized for them). */
-export const MAX_WORKERS = 255;
 /** How long a starting worker may take to instantiate the module before we give up on it. */
 const START_TIMEOUT_MS = 30_000;
 
-/** Arguments of one `gemm` call, in GEMM_PARAMS order. */
-export type GemmCallArgs = readonly number[];
+/** The first 12 arguments of one `gemm` call (GEMM_PARAMS order): everything but the workspace. */
+export type GemmTask = readonly number[];
+export type GemmFunction = (...args: number[]) => void;
 
 const WORKER_SOURCE = `"use strict";
 const { workerData } = require("node:worker_threads");
 const { module, memory, control, index, generation } = workerData;
 const ctl = new Int32Array(control);
-const slot = ${HEADER_SLOTS} + index * ${SLOT_SIZE};
+const slot = ${slotOf(0)} + index * ${SLOT_SIZE};
 let gemm = null;
 try {
   gemm = new WebAssembly.Instance(module, { env: { memory } }).exports.gemm;
@@ -61,10 +75,14 @@ while (gemm !== null) {
   seen = Atomics.load(ctl, ${GENERATION});
   if (Atomics.load(ctl, ${SHUTDOWN}) !== 0) break;
   if (Atomics.load(ctl, slot + ${ASSIGNED}) !== seen) continue; // this job is not ours
-  const a = slot + ${ARGS};
+  const workspace = ctl[slot + ${WORKSPACE}];
+  const tasks = ctl[${TASK_COUNT}];
   let status = 0;
   try {
-    gemm(${GEMM_PARAMS.map((_, i) => `ctl[a + ${i}]`).join(", ")});
+    for (let t = Atomics.add(ctl, ${NEXT_TASK}, 1); t < tasks; t = Atomics.add(ctl, ${NEXT_TASK}, 1)) {
+      const a = ${taskOf(0)} + t * ${TASK_SIZE};
+      gemm(${Array.from({ length: TASK_SIZE }, (_, i) => `ctl[a + ${i}]`).join(", ")}, workspace);
+    }
   } catch (error) {
     status = 1;
   }
@@ -83,7 +101,7 @@ export class GemmWorkerPool {
   ) {}
 
   private static newControlBlock(): Int32Array {
-    return new Int32Array(new SharedArrayBuffer(4 * (HEADER_SLOTS + (MAX_WORKERS + 1) * SLOT_SIZE)));
+    return new Int32Array(new SharedArrayBuffer(4 * CONTROL_SIZE));
   }
 
   get size(): number {
@@ -95,7 +113,6 @@ export class GemmWorkerPool {
     if (count > MAX_WORKERS) throw new RangeError(`at most ${MAX_WORKERS} worker threads`);
     if (this.workers.length >= count) return;
     const ctl = this.control;
-    const expected = count;
     while (this.workers.length < count) {
       const index = this.workers.length + 1; // slot 0 is the calling thread's
       const worker = new Worker(WORKER_SOURCE, {
@@ -118,7 +135,7 @@ export class GemmWorkerPool {
         this.shutdown();
         throw new Error("matmul worker thread could not instantiate the WebAssembly module");
       }
-      if (started >= expected) return;
+      if (started >= count) return;
       const left = deadline - Date.now();
       if (left <= 0) {
         this.shutdown();
@@ -129,25 +146,30 @@ export class GemmWorkerPool {
   }
 
   /**
-   * Run `jobs[i]` on worker i+1 and `ownJob` on the calling thread, and return when all are done. Throws if a
-   * worker's call trapped (e.g. an out-of-bounds access).
+   * Run every task, on the calling thread and `workspaces.length - 1` workers (thread i uses scratch at
+   * `workspaces[i]`), and return when all are done. Throws if a task trapped (e.g. an out-of-bounds access).
    */
-  run(jobs: readonly GemmCallArgs[], ownJob: () => void): void {
-    this.ensureWorkers(jobs.length);
+  run(tasks: readonly GemmTask[], workspaces: readonly number[], gemm: GemmFunction): void {
+    if (tasks.length > MAX_TASKS) throw new RangeError(`at most ${MAX_TASKS} tasks per product`);
+    const workers = workspaces.length - 1;
+    this.ensureWorkers(workers);
     const ctl = this.control;
+    tasks.forEach((args, t) => ctl.set(args, taskOf(t)));
+    ctl[TASK_COUNT] = tasks.length;
+    ctl[NEXT_TASK] = 0;
     const generation = (Atomics.load(ctl, GENERATION) + 1) | 0;
-    jobs.forEach((args, i) => {
-      const slot = HEADER_SLOTS + (i + 1) * SLOT_SIZE;
-      for (let a = 0; a < args.length; a++) ctl[slot + ARGS + a] = args[a]!;
-      ctl[slot + STATUS] = 0;
-      Atomics.store(ctl, slot + ASSIGNED, generation);
-    });
-    Atomics.store(ctl, PENDING, jobs.length);
-    Atomics.store(ctl, GENERATION, generation); // publishes the slots written above
+    for (let w = 1; w <= workers; w++) {
+      ctl[slotOf(w) + WORKSPACE] = workspaces[w]!;
+      ctl[slotOf(w) + STATUS] = 0;
+      Atomics.store(ctl, slotOf(w) + ASSIGNED, generation);
+    }
+    Atomics.store(ctl, PENDING, workers);
+    Atomics.store(ctl, GENERATION, generation); // publishes everything written above
     Atomics.notify(ctl, GENERATION);
+
     let ownError: unknown = null;
     try {
-      ownJob();
+      for (let t = Atomics.add(ctl, NEXT_TASK, 1); t < tasks.length; t = Atomics.add(ctl, NEXT_TASK, 1)) gemm(...tasks[t]!, workspaces[0]!);
     } catch (error) {
       ownError = error; // still wait for the workers: they are writing into the same memory
     }
@@ -155,9 +177,9 @@ export class GemmWorkerPool {
       Atomics.wait(ctl, PENDING, pending);
     }
     if (ownError !== null) throw ownError;
-    jobs.forEach((_, i) => {
-      if (ctl[HEADER_SLOTS + (i + 1) * SLOT_SIZE + STATUS] !== 0) throw new Error(`matmul worker thread ${i + 1} failed`);
-    });
+    for (let w = 1; w <= workers; w++) {
+      if (ctl[slotOf(w) + STATUS] !== 0) throw new Error(`matmul worker thread ${w} failed`);
+    }
   }
 
   /** End every worker. The pool can be used again afterwards (it starts new workers on demand). */
