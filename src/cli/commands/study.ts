@@ -17,7 +17,7 @@ import type { Recipe } from "../../sae/config.ts";
 export const SWEEP_FLAGS: Record<string, FlagSpec> = {
   ...MODEL_FLAGS,
   preset: { type: "string", description: `start from a named sweep: ${Object.keys(PRESETS).join(", ")}` },
-  config: { type: "string", description: "JSON sweep spec (keys of SweepSpec; layers/features/k/recipes expand to a grid)" },
+  config: { type: "string", description: "sweep spec file, .json or .yaml (keys of SweepSpec; layers/features/k/recipes expand to a grid)" },
   name: { type: "string", description: "sweep name (output goes to runs/<name>)" },
   corpus: { type: "string", description: "brown, a .jsonl file with a text field, or a text file (one document per line)" },
   "seq-len": { type: "int", description: "tokens per window, BOS included" },
@@ -37,7 +37,7 @@ export const SWEEP_FLAGS: Record<string, FlagSpec> = {
   quiet: { type: "boolean", description: "no progress bars" },
 };
 
-const DEFAULT_SPEC: SweepSpec = {
+export const DEFAULT_SPEC: SweepSpec = {
   name: "sweep", model: "gpt2", corpus: "brown", windowing: "standard", seqLen: 64, maxTokens: 2000, includeSpecial: false,
   residual: "centered", hookTemplate: "blocks.{layer}.hook_resid_pre", conditions: gridConditions([6], [128], [8], ["topk"]),
   seeds: [1, 2, 3, 4, 5], epochs: 8,

@@ -1,6 +1,6 @@
 /**
  * What a sweep is: a grid of conditions (layer × dictionary size × k × recipe) times seeds, plus the data and
- * training settings they share. Parsed from flags or a JSON file, validated in one place, and written into
+ * training settings they share. Parsed from flags or a JSON/YAML file, validated in one place, and written into
  * every run directory so a run can always say what it was.
  */
 import { readFileSync } from "node:fs";
@@ -8,6 +8,7 @@ import type { Recipe } from "../../sae/config.ts";
 import { RECIPES } from "../../sae/config.ts";
 import type { ResidualConvention } from "../../gpt2/model.ts";
 import { UsageError } from "../args.ts";
+import { parseYamlSubset } from "./yaml.ts";
 
 export interface Condition {
   layer: number;
@@ -65,33 +66,84 @@ export function validateSpec(spec: SweepSpec): SweepSpec {
     if (!(c.k >= 1 && c.k <= c.features)) fail(`k = ${c.k} must be between 1 and the dictionary size ${c.features}`);
     if (!Number.isInteger(c.layer) || c.layer < 0) fail(`layer ${c.layer} is not a layer index`);
   }
-  if (!(spec.seqLen >= 2)) fail("seqLen must be at least 2");
+  if (spec.windowing !== "standard" && spec.windowing !== "faithful") fail(`windowing "${spec.windowing}" must be "standard" or "faithful"`);
+  if (spec.residual !== "raw" && spec.residual !== "centered") fail(`residual "${spec.residual}" must be "raw" or "centered"`);
+  if (!(Number.isInteger(spec.seqLen) && spec.seqLen >= 2)) fail("seqLen must be an integer of at least 2");
   if (!(spec.maxTokens >= 1)) fail("maxTokens must be positive");
   if (!(spec.epochs >= 1)) fail("epochs must be positive");
   if (!spec.hookTemplate.includes("{layer}")) fail('hookTemplate must contain "{layer}"');
   return spec;
 }
 
-/** Read a sweep spec from JSON (keys as in SweepSpec; `layers/features/k/recipes` axes expand to conditions). */
-export function readSpecFile(path: string, defaults: SweepSpec): SweepSpec {
-  let json: Record<string, unknown>;
-  try {
-    json = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
-  } catch (e) {
-    throw new UsageError(`cannot read sweep spec ${path}: ${(e as Error).message}`);
+/** The type each spec-file key must have; checked before anything is run so a typo fails in one line. */
+const FIELD_TYPES: Record<string, "string" | "number" | "boolean" | "numbers" | "strings" | "conditions"> = {
+  name: "string", model: "string", weights: "string", corpus: "string", windowing: "string", seqLen: "number",
+  maxTokens: "number", includeSpecial: "boolean", residual: "string", hookTemplate: "string", conditions: "conditions",
+  seeds: "numbers", epochs: "number", batchSize: "number", lr: "number", deadAfterTokens: "number",
+  layers: "numbers", features: "numbers", k: "numbers", recipes: "strings",
+};
+
+function checkFieldTypes(path: string, values: Record<string, unknown>): void {
+  const fail = (key: string, want: string, got: unknown) => {
+    throw new UsageError(`sweep spec ${path}: "${key}" must be ${want}, got ${JSON.stringify(got)}`);
+  };
+  for (const [key, value] of Object.entries(values)) {
+    const type = FIELD_TYPES[key];
+    if (type === undefined) {
+      throw new UsageError(`sweep spec ${path}: unknown key "${key}"; known keys are ${Object.keys(FIELD_TYPES).join(", ")}`);
+    }
+    if (type === "string" || type === "number" || type === "boolean") {
+      if (typeof value !== type || (type === "number" && !Number.isFinite(value))) fail(key, `a ${type}`, value);
+    } else if (type === "numbers") {
+      if (!Array.isArray(value) || !value.every((v) => Number.isInteger(v))) fail(key, "a list of integers", value);
+    } else if (type === "strings") {
+      if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) fail(key, "a list of strings", value);
+    } else {
+      const ok = Array.isArray(value) && value.every((c) => c !== null && typeof c === "object" && !Array.isArray(c)
+        && Object.keys(c).sort().join(",") === "features,k,layer,recipe"
+        && Number.isInteger((c as Condition).layer) && Number.isInteger((c as Condition).features)
+        && Number.isInteger((c as Condition).k) && typeof (c as Condition).recipe === "string");
+      if (!ok) fail(key, "a list of {layer, features, k, recipe}", value);
+    }
   }
-  const known = new Set([...Object.keys(defaults), "layers", "features", "k", "recipes"]);
-  const unknown = Object.keys(json).filter((k) => !known.has(k));
-  if (unknown.length) throw new UsageError(`sweep spec ${path}: unknown key(s) ${unknown.join(", ")}`);
-  const spec = { ...defaults, ...json } as SweepSpec & { layers?: number[]; features?: number[]; k?: number[]; recipes?: Recipe[] };
-  if (!json.conditions && (json.layers || json.features || json.k || json.recipes)) {
+}
+
+/** The file's key/value pairs: YAML (the subset in yaml.ts) for .yaml/.yml, JSON otherwise. */
+function readSpecValues(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (e) {
+    throw new UsageError(`cannot read sweep spec ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; check the --config path`);
+  }
+  let values: unknown;
+  try {
+    values = /\.ya?ml$/i.test(path) ? parseYamlSubset(text, path) : JSON.parse(text);
+  } catch (e) {
+    throw new UsageError(`sweep spec ${path} is not valid ${/\.ya?ml$/i.test(path) ? "YAML (supported subset)" : "JSON"}: ${(e as Error).message}`);
+  }
+  if (values === null || typeof values !== "object" || Array.isArray(values)) {
+    throw new UsageError(`sweep spec ${path} must be a mapping of settings (name, seeds, layers, …)`);
+  }
+  return values as Record<string, unknown>;
+}
+
+/**
+ * Read a sweep spec from a JSON or YAML file (keys as in SweepSpec; the `layers/features/k/recipes` axes expand to a
+ * grid of conditions; keys left out keep the defaults).
+ */
+export function readSpecFile(path: string, defaults: SweepSpec): SweepSpec {
+  const values = readSpecValues(path);
+  checkFieldTypes(path, values);
+  const { layers, features, k, recipes, ...settings } = values as Partial<SweepSpec> & { layers?: number[]; features?: number[]; k?: number[]; recipes?: Recipe[] };
+  const spec: SweepSpec = { ...defaults, ...settings };
+  if (!settings.conditions && (layers || features || k || recipes)) {
     spec.conditions = gridConditions(
-      (json.layers as number[]) ?? [...new Set(defaults.conditions.map((c) => c.layer))],
-      (json.features as number[]) ?? [...new Set(defaults.conditions.map((c) => c.features))],
-      (json.k as number[]) ?? [...new Set(defaults.conditions.map((c) => c.k))],
-      (json.recipes as Recipe[]) ?? [...new Set(defaults.conditions.map((c) => c.recipe))],
+      layers ?? [...new Set(defaults.conditions.map((c) => c.layer))],
+      features ?? [...new Set(defaults.conditions.map((c) => c.features))],
+      k ?? [...new Set(defaults.conditions.map((c) => c.k))],
+      recipes ?? [...new Set(defaults.conditions.map((c) => c.recipe))],
     );
   }
-  delete spec.layers; delete spec.features; delete spec.k; delete spec.recipes;
   return validateSpec(spec);
 }
