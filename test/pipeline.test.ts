@@ -86,6 +86,17 @@ describe("the study pipeline", () => {
     expect(await exited).toBe("SIGKILL");
     expect(existsSync(runDir)).toBe(true); // it was mid-run…
     expect(existsSync(join(runDir, "manifest.json"))).toBe(false); // …and nothing claims to be complete
+    // Its training workers notice the parent is gone and stop too (no orphan keeps training for 100000 epochs).
+    const workersOf = () => readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        const cmd = readFileSync(join("/proc", p, "cmdline"), "utf8");
+        return cmd.includes("_sweep-worker") && cmd.includes("src/cli/main.ts");
+      } catch {
+        return false;
+      }
+    });
+    for (let i = 0; i < 50 && workersOf().length > 0; i++) await new Promise((ok) => setTimeout(ok, 100));
+    expect(workersOf()).toEqual([]);
     const finished = spawnSync(process.execPath, args("2"), { encoding: "utf8", timeout: 120_000 });
     expect(finished.status, finished.stderr).toBe(0);
     expect(verifyManifest(runDir).ok).toBe(true);
@@ -104,6 +115,23 @@ describe("the study pipeline", () => {
     expect(hashes[0]).toBe(hashes[1]);
     const other = join(root, "sweep", "L1-n24-k4-topk", "seed-1", "sae", "sae_weights.safetensors");
     expect(hashes[0]!.split(",")[0]).not.toBe(sha(other));
+  });
+
+  it("runs trained in two worker processes are bit-identical to runs trained in this process", () => {
+    const out = join(root, "processes");
+    const cli = spawnSync(process.execPath, [
+      "--import", "tsx", "src/cli/main.ts", "sweep", "--weights", weights, "--layers", "0,1", "--features", "24", "--k", "4", "--seeds", "1-3",
+      "--max-tokens", "600", "--seq-len", "32", "--epochs", "3", "--batch-size", "64", "--lr", "0.001", "--out", out, "--cache", cacheDir,
+      "--processes", "2", "--threads", "2", "--quiet",
+    ], { encoding: "utf8", timeout: 120_000 });
+    expect(cli.status, cli.stderr).toBe(0);
+    expect(cli.stderr).toMatch(/training 6 runs in 2 processes/);
+    for (const condition of ["L0-n24-k4-topk", "L1-n24-k4-topk"]) {
+      for (const seed of [1, 2, 3]) {
+        const file = join(condition, `seed-${seed}`, "sae", "sae_weights.safetensors");
+        expect(sha(join(out, file)), file).toBe(sha(join(root, "sweep", file)));
+      }
+    }
   });
 
   it("CLI errors are one line naming the problem and the fix", async () => {

@@ -10,6 +10,7 @@ import { sweepCommand, planCommand, stabilityCommand } from "./commands/study.ts
 import { replicateCommand } from "./commands/replicate.ts";
 import { cacheCommand, trainCommand, matchCommand } from "./commands/train_match.ts";
 import { downloadCommand } from "./commands/download.ts";
+import { runSweepWorker } from "./study/run_pool.ts";
 
 const COMMANDS: Command[] = [replicateCommand, sweepCommand, planCommand, stabilityCommand, cacheCommand, trainCommand, matchCommand, predictCommand, generateCommand, downloadCommand];
 
@@ -30,6 +31,11 @@ export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
     console.log(overview());
+    return 0;
+  }
+  if (name === "_sweep-worker") {
+    // Internal: a training worker forked by a sweep (see study/run_pool.ts); not listed in the help.
+    await runSweepWorker();
     return 0;
   }
   const command = COMMANDS.find((c) => c.name === name);

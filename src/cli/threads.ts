@@ -20,3 +20,13 @@ export function requestedThreads(): number | null {
 export function threadCount(): number {
   return applied ?? os.availableParallelism();
 }
+
+/**
+ * How many runs a sweep trains at once (forked processes): --processes N, else one per thread in force. Measured on
+ * the 2-core machines (see the README's performance notes): two runs side by side beat one run on two matmul threads
+ * for every SAE size the study uses, because sparse decode/backward and Adam are single-threaded JavaScript.
+ */
+export function processCount(flag: number | undefined): number {
+  if (flag !== undefined && (!Number.isSafeInteger(flag) || flag < 1)) throw new UsageError(`--processes must be a positive integer, got ${flag}`);
+  return flag ?? threadCount();
+}

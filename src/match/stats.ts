@@ -154,6 +154,51 @@ function liveCount(d: Dictionary): number {
   return d.live ? d.live.reduce((a, b) => a + b, 0) : d.n;
 }
 
+interface NullModel {
+  /** (median, fraction ≥ threshold, mean) of each draw, pooled over the draw's pairs. */
+  nulls: [number, number, number][];
+  nullPooled: Float64Array;
+  maxViolation: number;
+  allOptimal: boolean;
+}
+
+/**
+ * The null model depends only on the shapes, the number of draws, the RNG seed and the threshold — the draws come
+ * from streams named by (draw, seed slot) — so conditions and modes with the same shapes (e.g. live-only when no
+ * feature is dead, or two layers with the same dictionary size) get the same draws. Remembering them saves
+ * recomputing identical numbers; it changes no result.
+ */
+const nullModelMemo = new Map<string, NullModel>();
+const NULL_MEMO_LIMIT = 32;
+
+function randomDictionaryNull(shapes: { n: number; d: number }[], seeds: number[], draws: number, rngSeed: number, threshold: number): NullModel {
+  const key = JSON.stringify({ shapes, draws, rngSeed, threshold }); // seeds only label pairs
+  const known = nullModelMemo.get(key);
+  if (known) return known;
+  const nulls: [number, number, number][] = [];
+  let nullPooled = new Float64Array(0);
+  let maxViolation = 0;
+  let allOptimal = true;
+  for (let r = 0; r < draws; r++) {
+    const randomDicts: SeedDictionary[] = shapes.map(({ n, d }, k) => ({
+      seed: seeds[k]!, dict: { decoder: randomDictionary(n, d, Rng.stream(rngSeed, `null/draw-${r}/seed-${k}`)), n, d },
+    }));
+    const nullPairs = matchAllPairs(randomDicts, "full", threshold);
+    for (const p of nullPairs) {
+      if (!p.match.audit) continue;
+      maxViolation = Math.max(maxViolation, p.match.audit.maxDualViolation, p.match.audit.maxSlacknessViolation);
+      allOptimal &&= p.match.audit.optimal;
+    }
+    const v = nullPairs.map((p) => p.match.values);
+    nulls.push(exactStats(v, threshold));
+    if (r === 0) nullPooled = Float64Array.from(v.flatMap((x) => Array.from(x)));
+  }
+  const model = { nulls, nullPooled, maxViolation, allOptimal };
+  if (nullModelMemo.size >= NULL_MEMO_LIMIT) nullModelMemo.delete(nullModelMemo.keys().next().value!);
+  nullModelMemo.set(key, model);
+  return model;
+}
+
 export function conditionStability(dicts: SeedDictionary[], options: StabilityOptions): ConditionStability {
   if (dicts.length < 2) throw new Error(`stability needs at least two seeds, got ${dicts.length}`);
   const { mode, threshold } = options;
@@ -170,19 +215,11 @@ export function conditionStability(dicts: SeedDictionary[], options: StabilityOp
   pairs.forEach((p) => noteAudit(p.match));
 
   // Null model: random dictionaries of the same shapes and live counts, matched the same way.
-  const nulls: [number, number, number][] = [];
-  let nullPooled = new Float64Array(0);
-  for (let r = 0; r < options.nullDraws; r++) {
-    const randomDicts: SeedDictionary[] = dicts.map((s, k) => {
-      const n = mode === "live-only" ? liveCount(s.dict) : s.dict.n;
-      return { seed: s.seed, dict: { decoder: randomDictionary(n, s.dict.d, Rng.stream(options.rngSeed, `null/draw-${r}/seed-${k}`)), n, d: s.dict.d } };
-    });
-    const nullPairs = matchAllPairs(randomDicts, "full", threshold);
-    nullPairs.forEach((p) => noteAudit(p.match));
-    const v = nullPairs.map((p) => p.match.values);
-    nulls.push(exactStats(v, threshold));
-    if (r === 0) nullPooled = Float64Array.from(v.flatMap((x) => Array.from(x)));
-  }
+  const shapes = dicts.map((s) => ({ n: mode === "live-only" ? liveCount(s.dict) : s.dict.n, d: s.dict.d }));
+  const nullModel = randomDictionaryNull(shapes, dicts.map((s) => s.seed), options.nullDraws, options.rngSeed, threshold);
+  const { nulls, nullPooled } = nullModel;
+  maxViolation = Math.max(maxViolation, nullModel.maxViolation);
+  allOptimal &&= nullModel.allOptimal;
 
   // Bootstrap over seeds.
   const perPair = pairs.map((p) => pairStats(p.match.values, threshold));

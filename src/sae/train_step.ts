@@ -98,8 +98,10 @@ function backwardThroughLatents(
   idx: Int32Array, val: Float32Array, g: Float32Array,
 ): void {
   const { dIn } = p;
-  const G = ws.grads;
+  // Locals, so the inner loops index plain typed arrays (V8 keeps them in registers).
+  const wDec = p.wDec, gradWDec = ws.grads.wDec, gradWEnc = ws.grads.wEnc, gradBEnc = ws.grads.bEnc, input = ws.input;
   const relu = cfg.recipe === "topk";
+  const tail = dIn - (dIn % 4);
   for (let r = 0; r < rows; r++) {
     const go = r * dIn;
     for (let s = 0; s < kk; s++) {
@@ -107,17 +109,46 @@ function backwardThroughLatents(
       const z = relu ? (pre > 0 ? pre : 0) : pre;
       const j = idx[r * kk + s]!;
       const w = j * dIn;
-      let dz = 0;
-      for (let c = 0; c < dIn; c++) {
-        dz += g[go + c]! * p.wDec[w + c]!;
-        G.wDec[w + c] += z * g[go + c]!;
+      // One pass over the row: ∂L/∂z_j = g·W_dec[j] (four partial sums, a fixed order) and ∂L/∂W_dec[j] += z·g.
+      let dz0 = 0, dz1 = 0, dz2 = 0, dz3 = 0;
+      let c = 0;
+      for (; c < tail; c += 4) {
+        const g0 = g[go + c]!, g1 = g[go + c + 1]!, g2 = g[go + c + 2]!, g3 = g[go + c + 3]!;
+        dz0 += g0 * wDec[w + c]!;
+        dz1 += g1 * wDec[w + c + 1]!;
+        dz2 += g2 * wDec[w + c + 2]!;
+        dz3 += g3 * wDec[w + c + 3]!;
+        gradWDec[w + c] += z * g0;
+        gradWDec[w + c + 1] += z * g1;
+        gradWDec[w + c + 2] += z * g2;
+        gradWDec[w + c + 3] += z * g3;
       }
+      for (; c < dIn; c++) {
+        dz0 += g[go + c]! * wDec[w + c]!;
+        gradWDec[w + c] += z * g[go + c]!;
+      }
+      const dz = (dz0 + dz1) + (dz2 + dz3);
       const dpre = relu && !(pre > 0) ? 0 : dz;
       if (dpre === 0) continue;
-      G.bEnc[j] += dpre;
-      for (let c = 0; c < dIn; c++) G.wEnc[w + c] += dpre * ws.input[go + c]!;
-      if (relu) for (let c = 0; c < dIn; c++) G.bDec[c] -= dpre * p.wEnc[w + c]!;
+      gradBEnc[j] += dpre;
+      for (let c2 = 0; c2 < dIn; c2++) gradWEnc[w + c2] += dpre * input[go + c2]!;
     }
+  }
+}
+
+/**
+ * The topk recipe's encoder sees x − b_dec, so b_dec also gets −Σ dpre·W_enc[j] over every (row, active latent).
+ * Grouped by latent that sum is −Σ_j (∂L/∂b_enc[j])·W_enc[j]: one pass over the latents per batch instead of one
+ * per active (row, latent) pair. Call once, after every backwardThroughLatents of the step.
+ */
+function addDecoderBiasThroughEncoder(p: SAEParams, ws: StepWorkspace): void {
+  const { dIn, dSae, wEnc } = p;
+  const gradBEnc = ws.grads.bEnc, gradBDec = ws.grads.bDec;
+  for (let j = 0; j < dSae; j++) {
+    const dpreSum = gradBEnc[j]!;
+    if (dpreSum === 0) continue;
+    const w = j * dIn;
+    for (let c = 0; c < dIn; c++) gradBDec[c] -= dpreSum * wEnc[w + c]!;
   }
 }
 
@@ -210,6 +241,7 @@ export function lossAndGradients(p: SAEParams, cfg: SAETrainConfig, ws: StepWork
       backwardThroughLatents(p, cfg, ws, rows, kA, ws.auxIdx, ws.auxVal, q);
     }
   }
+  if (topk) addDecoderBiasThroughEncoder(p, ws);
   return { loss, fvu, mse, auxLoss, l0: firing / rows };
 }
 

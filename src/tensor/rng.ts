@@ -97,7 +97,9 @@ export class Rng {
   private s1: number;
   private s2: number;
   private s3: number;
-  private spareNormal: number | null = null;
+  // The polar method makes normals in pairs; the second waits here (a flag, not null, keeps the field a double).
+  private spareNormal = 0;
+  private hasSpare = false;
 
   /** A generator seeded from a 64-bit key (number or bigint). Prefer `Rng.stream` for named streams. */
   constructor(seed: number | bigint) {
@@ -159,10 +161,9 @@ export class Rng {
 
   /** Standard normal (Marsaglia polar method with the deterministic log). */
   normal(): number {
-    if (this.spareNormal !== null) {
-      const v = this.spareNormal;
-      this.spareNormal = null;
-      return v;
+    if (this.hasSpare) {
+      this.hasSpare = false;
+      return this.spareNormal;
     }
     for (;;) {
       const u = 2 * this.uniform() - 1;
@@ -171,6 +172,7 @@ export class Rng {
       if (s > 0 && s < 1) {
         const f = Math.sqrt((-2 * detLog(s)) / s);
         this.spareNormal = v * f;
+        this.hasSpare = true;
         return u * f;
       }
     }

@@ -8,7 +8,8 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "../command.ts";
 import { MODEL_FLAGS } from "../command.ts";
-import { applyThreads, threadCount } from "../threads.ts";
+import { applyThreads, processCount, threadCount } from "../threads.ts";
+import { currentCliEntry } from "../study/run_pool.ts";
 import { parseIntList } from "../args.ts";
 import { correctedSpec, faithfulSpec, scaleSpec, STUDY_TABLE, STUDY_DEAD_FRACTION_LAYER0 } from "../study/presets.ts";
 import { runSweep } from "../study/pipeline.ts";
@@ -59,7 +60,10 @@ export function sideBySide(faithful: StabilityReport | null, corrected: Stabilit
 }
 
 async function runAndReport(spec: SweepSpec, out: string, flags: Record<string, unknown>, model: LoadedModel): Promise<StabilityReport> {
-  await runSweep(spec, { outDir: out, cacheDir: flags.cache as string, threads: threadCount(), quiet: Boolean(flags.quiet), model });
+  await runSweep(spec, {
+    outDir: out, cacheDir: flags.cache as string, threads: threadCount(), quiet: Boolean(flags.quiet), model,
+    processes: processCount(flags.processes as number | undefined), workerEntry: currentCliEntry(),
+  });
   const report = buildStabilityReport(findRuns([out]), {
     threshold: 0.9, bootstrap: flags.bootstrap as number, nullDraws: flags.null as number, rngSeed: 0,
   }, `${spec.name}: ${model.label}`, flags.quiet ? () => {} : (s) => process.stderr.write(s + "\n"));
@@ -81,6 +85,7 @@ export const replicateCommand: Command = {
     bootstrap: { type: "int", description: "bootstrap resamples of seeds", default: 500 },
     null: { type: "int", description: "random-dictionary null draws (more: `stability --null 200` on the run directories)", default: 20 },
     quiet: { type: "boolean", description: "no progress bars" },
+    processes: { type: "int", description: "runs trained at once, in worker processes (default: one per thread)" },
   },
   async run({ flags }) {
     applyThreads(flags.threads as number | undefined);

@@ -4,7 +4,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import type { Command } from "../command.ts";
 import { MODEL_FLAGS } from "../command.ts";
 import { parseIntList, UsageError, type FlagSpec, type FlagValues } from "../args.ts";
-import { applyThreads, threadCount } from "../threads.ts";
+import { applyThreads, processCount, threadCount } from "../threads.ts";
+import { currentCliEntry } from "../study/run_pool.ts";
 import { gridConditions, readSpecFile, validateSpec, type SweepSpec } from "../study/spec.ts";
 import { PRESETS } from "../study/presets.ts";
 import { runSweep } from "../study/pipeline.ts";
@@ -35,6 +36,7 @@ export const SWEEP_FLAGS: Record<string, FlagSpec> = {
   out: { type: "string", description: "output directory (default runs/<name>)" },
   cache: { type: "string", description: "activation cache root", default: "cache" },
   quiet: { type: "boolean", description: "no progress bars" },
+  processes: { type: "int", description: "runs trained at once, in worker processes (default: one per thread)" },
 };
 
 export const DEFAULT_SPEC: SweepSpec = {
@@ -89,7 +91,10 @@ export const sweepCommand: Command = {
     applyThreads(flags.threads as number | undefined);
     const spec = specFromFlags(flags);
     const out = (flags.out as string) ?? join("runs", spec.name);
-    await runSweep(spec, { outDir: out, cacheDir: flags.cache as string, threads: threadCount(), quiet: Boolean(flags.quiet) });
+    await runSweep(spec, {
+      outDir: out, cacheDir: flags.cache as string, threads: threadCount(), quiet: Boolean(flags.quiet),
+      processes: processCount(flags.processes as number | undefined), workerEntry: currentCliEntry(),
+    });
     console.log(`runs in ${out}; next: npx tsx src/cli/main.ts stability ${out}`);
   },
 };

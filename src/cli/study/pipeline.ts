@@ -11,9 +11,10 @@ import { selectRows } from "../../sae/rows.ts";
 import { createProgress, silentProgress, type ProgressBar } from "../progress.ts";
 import { writeJsonAtomic } from "../receipts.ts";
 import { mkdirSync } from "node:fs";
-import type { SweepSpec } from "./spec.ts";
+import type { Condition, SweepSpec } from "./spec.ts";
 import { conditionId, hookFor } from "./spec.ts";
 import { runOne, isComplete } from "./run_one.ts";
+import { trainInProcesses, type PoolJob, type WorkerEntry } from "./run_pool.ts";
 
 export interface PipelineOptions {
   outDir: string;
@@ -23,6 +24,10 @@ export interface PipelineOptions {
   log?: (line: string) => void;
   /** Reuse an already loaded model (replicate runs several sweeps on one model). */
   model?: LoadedModel;
+  /** Train up to this many runs at once in forked worker processes (needs workerEntry; default 1 = in this process). */
+  processes?: number;
+  /** How to start a worker: the CLI passes its own entry (see run_pool.ts); library callers may leave it out. */
+  workerEntry?: WorkerEntry;
 }
 
 export interface PipelineResult {
@@ -32,6 +37,37 @@ export interface PipelineResult {
   cache: ActivationCache;
   trained: number;
   skipped: number;
+}
+
+/** Everything a run needs besides its condition and seed; built from the activation cache alone. */
+export interface TrainingContext {
+  spec: SweepSpec;
+  outDir: string;
+  cache: ActivationCache;
+  trainingRowIds: Int32Array;
+  realTokens: number;
+  documentIds: readonly string[];
+  receipts: Record<string, unknown>;
+  threads: number;
+}
+
+export function trainingContext(spec: SweepSpec, outDir: string, cache: ActivationCache, receipts: Record<string, unknown>, threads: number): TrainingContext {
+  const trainingRowIds = selectTrainingRows(cache.windows, { includeSpecial: spec.includeSpecial });
+  let realTokens = 0;
+  for (const r of trainingRowIds) if (cache.windows.kind[r] === KIND_REAL) realTokens++;
+  return { spec, outDir, cache, trainingRowIds, realTokens, documentIds: cache.manifest.corpus.documentIds, receipts, threads };
+}
+
+/** Train one (condition, seed) into its run directory (skipped when already complete). */
+export function trainRun(ctx: TrainingContext, condition: Condition, seed: number, onProgress?: (done: number, extra: string) => void): void {
+  const hook = hookFor(ctx.spec, condition.layer);
+  const rows = selectRows(ctx.cache.rows(hook), ctx.trainingRowIds);
+  runOne(ctx.outDir, {
+    spec: ctx.spec, condition, seed, rows, realTokens: ctx.realTokens, threads: ctx.threads,
+    describeRow: (row) => describeRow(ctx.cache.windows, ctx.trainingRowIds[row]!, ctx.documentIds),
+    receipts: { ...ctx.receipts, hook },
+    onProgress: (done, _total, extra) => onProgress?.(done, extra),
+  });
 }
 
 export function windowsFor(spec: SweepSpec, corpus: Corpus): TokenWindows {
@@ -59,38 +95,37 @@ export async function runSweep(spec: SweepSpec, options: PipelineOptions): Promi
     onProgress: (done, total) => cacheBar.update(done, `of ${total}`),
   });
   cacheBar.done(`cache ${cache.dir}`);
-  const trainingRowIds = selectTrainingRows(windows, { includeSpecial: spec.includeSpecial });
-  let realInTraining = 0;
-  for (const r of trainingRowIds) if (windows.kind[r] === KIND_REAL) realInTraining++;
-  log(`training rows: ${trainingRowIds.length} (${realInTraining} real tokens${spec.includeSpecial ? `, ${trainingRowIds.length - realInTraining} BOS/padding rows included as the seed study did` : ", BOS and padding excluded"})`);
+  const receipts = {
+    model: model.label, modelKind: model.kind, weightsSha256: model.sha256, corpus: corpus.name, corpusSha256: corpus.sha256,
+    activationCache: cache.dir, activationCacheKey: cache.manifest.key,
+  };
+  const context = trainingContext(spec, options.outDir, cache, receipts, options.threads);
+  log(`training rows: ${context.trainingRowIds.length} (${context.realTokens} real tokens${spec.includeSpecial ? `, ${context.trainingRowIds.length - context.realTokens} BOS/padding rows included as the seed study did` : ", BOS and padding excluded"})`);
   mkdirSync(options.outDir, { recursive: true });
   writeJsonAtomic(join(options.outDir, "sweep.json"), spec);
-  const documentIds = corpus.documents.map((d) => d.id);
-  let trained = 0, skipped = 0;
   const total = spec.conditions.length * spec.seeds.length;
-  for (const condition of spec.conditions) {
-    const hookRows = cache.rows(hookFor(spec, condition.layer));
-    const rows = selectRows(hookRows, trainingRowIds);
-    for (const seed of spec.seeds) {
-      if (isComplete(options.outDir, condition, seed)) {
-        skipped++;
-        continue;
-      }
-      const label = `${conditionId(condition)} seed ${seed} (${trained + skipped + 1}/${total})`;
-      const progress = bar(options, label, spec.epochs * rows.rows, "rows");
-      runOne(options.outDir, {
-        spec, condition, seed, rows, realTokens: realInTraining, threads: options.threads,
-        describeRow: (row) => describeRow(windows, trainingRowIds[row]!, documentIds),
-        receipts: {
-          model: model.label, modelKind: model.kind, weightsSha256: model.sha256, corpus: corpus.name, corpusSha256: corpus.sha256,
-          activationCache: cache.dir, activationCacheKey: cache.manifest.key, hook: hookFor(spec, condition.layer),
-        },
-        onProgress: (done, _t, extra) => progress.update(done, extra),
-      });
+  const pending: PoolJob[] = [];
+  for (const condition of spec.conditions) for (const seed of spec.seeds) if (!isComplete(options.outDir, condition, seed)) pending.push({ condition, seed });
+  const skipped = total - pending.length;
+  const processes = Math.min(options.processes ?? 1, pending.length);
+  if (processes > 1 && options.workerEntry) {
+    // Each worker gets an equal share of the threads; results do not depend on it (see run_pool.ts).
+    const threadsEach = Math.max(1, Math.floor(options.threads / processes));
+    log(`training ${pending.length} runs in ${processes} processes (${threadsEach} matmul thread${threadsEach > 1 ? "s" : ""} each)${skipped ? `; ${skipped} already complete` : ""}`);
+    await trainInProcesses(pending, {
+      processes, entry: options.workerEntry, log,
+      init: { spec, outDir: options.outDir, cacheDir: cache.dir, cacheKey: cache.manifest.key, receipts, threads: threadsEach },
+    });
+  } else {
+    let done = 0;
+    for (const { condition, seed } of pending) {
+      const label = `${conditionId(condition)} seed ${seed} (${skipped + ++done}/${total})`;
+      const progress = bar(options, label, spec.epochs * context.trainingRowIds.length, "rows");
+      trainRun(context, condition, seed, (d, extra) => progress.update(d, extra));
       progress.done();
-      trained++;
     }
   }
+  const trained = pending.length;
   log(`runs: ${trained} trained, ${skipped} already complete (manifest verified)`);
   return { model, corpus, windows, cache, trained, skipped };
 }

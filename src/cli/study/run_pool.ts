@@ -1,0 +1,159 @@
+/**
+ * Training a sweep's runs in several processes at once, one run per process at a time.
+ *
+ * Why processes and not threads: small SAEs (the seed study's 128–512 latents, batch 64) spend their time in
+ * single-threaded JavaScript (sparse decode and backward, Adam), which parallel matmul kernels cannot speed up;
+ * two runs side by side use both cores. Worker threads cannot load this project's TypeScript under tsx, so the
+ * pool forks the CLI itself (`sae-seeds _sweep-worker`) with the parent's loader flags.
+ *
+ * Determinism: a run's result depends only on its inputs (spec, condition, seed, activation cache) — never on
+ * which process trains it, in which order, or at how many matmul threads (the kernels are bit-identical at every
+ * thread count) — so the pool's dynamic scheduling cannot change a single bit of any SAE.
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { loadActivationCache } from "../../data/activation_cache.ts";
+import { applyThreads } from "../threads.ts";
+import { conditionId, type Condition, type SweepSpec } from "./spec.ts";
+import { trainRun, trainingContext, type TrainingContext } from "./pipeline.ts";
+
+/** How to start another copy of this CLI: the script and the Node flags (e.g. tsx's loader) it was started with. */
+export interface WorkerEntry {
+  script: string;
+  execArgv: string[];
+}
+
+/** The CLI process's own entry, for the CLI to hand to runSweep. */
+export function currentCliEntry(): WorkerEntry {
+  return { script: process.argv[1]!, execArgv: process.execArgv };
+}
+
+export interface PoolJob {
+  condition: Condition;
+  seed: number;
+}
+
+/** What a worker needs to train runs: everything else it reads from the activation cache. */
+export interface WorkerInit {
+  spec: SweepSpec;
+  outDir: string;
+  cacheDir: string;
+  cacheKey: string;
+  receipts: Record<string, unknown>;
+  threads: number;
+}
+
+type ToWorker = { type: "init"; init: WorkerInit } | { type: "job"; job: PoolJob } | { type: "stop" };
+type FromWorker = { type: "ready" } | { type: "done"; job: PoolJob; seconds: number } | { type: "failed"; job: PoolJob | null; message: string };
+
+export interface PoolOptions {
+  processes: number;
+  entry: WorkerEntry;
+  init: WorkerInit;
+  log: (line: string) => void;
+}
+
+/** Train every job across `processes` forked workers; resolves when all are done, rejects on the first failure. */
+export function trainInProcesses(jobs: PoolJob[], options: PoolOptions): Promise<void> {
+  const queue = [...jobs];
+  const total = jobs.length;
+  let finished = 0;
+  const children: ChildProcess[] = [];
+  return new Promise<void>((resolve, reject) => {
+    let settled = false;
+    const fail = (message: string) => {
+      if (settled) return;
+      settled = true;
+      for (const c of children) c.kill("SIGTERM");
+      reject(new Error(message));
+    };
+    const next = (child: ChildProcess) => {
+      const job = queue.shift();
+      child.send((job ? { type: "job", job } : { type: "stop" }) satisfies ToWorker);
+    };
+    const count = Math.max(1, Math.min(options.processes, jobs.length));
+    let exited = 0;
+    for (let w = 0; w < count; w++) {
+      const child = fork(options.entry.script, ["_sweep-worker"], { execArgv: options.entry.execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+      children.push(child);
+      child.on("message", (raw) => {
+        const m = raw as FromWorker;
+        if (m.type === "ready") {
+          child.send({ type: "init", init: options.init } satisfies ToWorker);
+          next(child);
+        } else if (m.type === "done") {
+          finished++;
+          options.log(`${conditionId(m.job.condition)} seed ${m.job.seed} done in ${m.seconds.toFixed(1)}s (${finished}/${total}, worker ${w + 1} of ${count})`);
+          next(child);
+        } else {
+          fail(m.job ? `${conditionId(m.job.condition)} seed ${m.job.seed}: ${m.message}` : m.message);
+        }
+      });
+      child.on("exit", (code, signal) => {
+        exited++;
+        if (!settled && (code !== 0 || signal)) fail(`a training worker stopped unexpectedly (${signal ?? `exit code ${code}`}); rerun the sweep — finished runs are kept`);
+        else if (!settled && exited === count) {
+          settled = true;
+          if (finished === total) resolve();
+          else reject(new Error(`workers stopped with ${total - finished} run(s) not trained; rerun the sweep`));
+        }
+      });
+      child.on("error", (e) => fail(`cannot start a training worker: ${e.message}`));
+    }
+  });
+}
+
+const parentAtStart = process.ppid;
+let lastParentCheck = 0;
+
+/**
+ * Training is one long synchronous loop, so a worker would not hear its parent die (kill -9) until the run ended —
+ * possibly hours. Progress callbacks come every step; twice a second, check that the parent is still ours
+ * (an orphan is re-parented) and stop at once if not. The run directory is left without a manifest, so a rerun
+ * redoes that run cleanly.
+ */
+function exitIfOrphaned(): void {
+  const now = performance.now();
+  if (now - lastParentCheck < 500) return;
+  lastParentCheck = now;
+  if (process.ppid !== parentAtStart) process.exit(1);
+}
+
+/** The worker side: `sae-seeds _sweep-worker`, started by trainInProcesses, talking over the IPC channel. */
+export async function runSweepWorker(): Promise<void> {
+  if (!process.send) throw new Error("_sweep-worker is started by `sae-seeds sweep`, not by hand");
+  const send = (m: FromWorker) => process.send!(m);
+  let context: TrainingContext | null = null;
+  await new Promise<void>((resolve) => {
+    let stopping = false;
+    process.on("disconnect", () => {
+      if (!stopping) process.exit(1); // the parent went away between runs
+    });
+    process.on("message", (raw) => {
+      const m = raw as ToWorker;
+      if (m.type === "stop") {
+        stopping = true;
+        process.disconnect();
+        resolve();
+        return;
+      }
+      let job: PoolJob | null = null;
+      try {
+        if (m.type === "init") {
+          applyThreads(m.init.threads);
+          const cache = loadActivationCache(m.init.cacheDir);
+          if (cache.manifest.key !== m.init.cacheKey) throw new Error(`activation cache ${m.init.cacheDir} changed while the sweep ran; rerun the sweep`);
+          context = trainingContext(m.init.spec, m.init.outDir, cache, m.init.receipts, m.init.threads);
+          return;
+        }
+        job = m.job;
+        if (!context) throw new Error("worker got a job before its settings");
+        const start = performance.now();
+        trainRun(context, job.condition, job.seed, exitIfOrphaned);
+        send({ type: "done", job, seconds: (performance.now() - start) / 1000 });
+      } catch (e) {
+        send({ type: "failed", job, message: (e as Error).message });
+      }
+    });
+    send({ type: "ready" });
+  });
+}
