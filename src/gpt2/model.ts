@@ -13,9 +13,14 @@
  * Residual convention: "raw" gives Hugging Face hidden states. "centered" gives what TransformerLens's default
  * `from_pretrained` (fold_ln + center_writing_weights) records: every residual-stream hook minus its mean
  * over d_model, and ln_final.hook_normalized without ln_f's affine part (folded into the unembedding there).
+ *
+ * Reproducibility: besides the matmul kernel, the pass uses only exactly rounded operations (+ − × ÷ √ and the
+ * deterministic detExp for softmax and GELU — never Math.exp/Math.tanh, whose last bits may differ between
+ * engines), so with the same kernel the activations are the same bits on every machine and Node version.
  */
 import { matmul } from "../tensor/matmul.ts";
 import { geluScalar } from "../tensor/ops.ts";
+import { detExp } from "../tensor/det_math.ts";
 import type { GPT2Config } from "./config.ts";
 import type { GPT2Block, GPT2Weights } from "./weights.ts";
 import { blocksNeededFor, writesResidualStream } from "./hooks.ts";
@@ -100,7 +105,7 @@ function attention(qkv: Float32Array, batch: number, seq: number, config: GPT2Co
         }
         let total = 0;
         for (let j = 0; j <= i; j++) {
-          const e = row[j] === -Infinity ? 0 : Math.exp(row[j]! - maxScore);
+          const e = row[j] === -Infinity ? 0 : detExp(row[j]! - maxScore);
           row[j] = e;
           total += e;
         }
