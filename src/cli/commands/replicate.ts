@@ -15,7 +15,9 @@ import { correctedSpec, faithfulSpec, scaleSpec, STUDY_TABLE, STUDY_DEAD_FRACTIO
 import { runSweep } from "../study/pipeline.ts";
 import { buildStabilityReport, findRuns } from "../study/stability.ts";
 import { writeReport } from "./study.ts";
-import { loadModel, MissingWeightsError, type LoadedModel } from "../../gpt2/loader.ts";
+import type { LoadedModel } from "../../gpt2/loader.ts";
+import { DEFAULT_HUB_URL } from "../../gpt2/hub.ts";
+import { obtainModel } from "../obtain_model.ts";
 import type { StabilityReport } from "../report/model.ts";
 import type { SweepSpec } from "../study/spec.ts";
 
@@ -86,20 +88,15 @@ export const replicateCommand: Command = {
     null: { type: "int", description: "random-dictionary null draws (more: `stability --null 200` on the run directories)", default: 20 },
     quiet: { type: "boolean", description: "no progress bars" },
     processes: { type: "int", description: "runs trained at once, in worker processes (default: one per thread)" },
+    offline: { type: "boolean", description: "without weights, do not try the hub: go straight to the random control" },
+    "hub-url": { type: "string", description: "hub base URL for the download", default: DEFAULT_HUB_URL },
   },
   async run({ flags }) {
     applyThreads(flags.threads as number | undefined);
-    let modelName = flags.model as string;
-    let model: LoadedModel;
-    try {
-      model = await loadModel({ model: modelName, weightsDir: flags.weights as string | undefined });
-    } catch (e) {
-      if (!(e instanceof MissingWeightsError) || modelName !== "gpt2") throw e;
-      // Offline with no weights: say so in one line and run the labelled random control instead.
-      process.stderr.write(`no GPT-2 weights found (${e.message.split(". ")[0]}); running on --model random, the seeded random GPT-2 control — results describe a random network, not GPT-2\n`);
-      modelName = "random";
-      model = await loadModel({ model: "random" });
-    }
+    const { model, modelName } = await obtainModel({
+      model: flags.model as string, weightsDir: flags.weights as string | undefined, download: !flags.offline,
+      hubUrl: flags["hub-url"] as string, quiet: Boolean(flags.quiet), log: (line) => process.stderr.write(line + "\n"),
+    });
     const seeds = flags.seeds ? parseIntList("seeds", flags.seeds as string[]) : undefined;
     const withOverrides = (s: SweepSpec): SweepSpec => ({ ...s, model: modelName, ...(flags.weights ? { weights: flags.weights as string } : {}), ...(seeds ? { seeds } : {}) });
     const root = flags.out as string;
