@@ -1,6 +1,7 @@
 /** Thread count: --threads N, else SAE_SEEDS_THREADS, else all cores (applied to the matmul kernels). */
 import os from "node:os";
 import { UsageError } from "./args.ts";
+import { setThreads } from "../tensor/wasm/index.ts";
 
 let applied: number | null = null;
 
@@ -9,6 +10,7 @@ export function applyThreads(flag: number | undefined): number {
   const n = flag ?? (fromEnv !== undefined ? Number(fromEnv) : undefined);
   if (n !== undefined && (!Number.isSafeInteger(n) || n < 1)) throw new UsageError(`thread count must be a positive integer, got ${flag ?? fromEnv}`);
   applied = n ?? null;
+  if (n !== undefined) setThreads(n); // the matmul kernel's own setting (it reads SAE_SEEDS_THREADS by itself too)
   return n ?? 0;
 }
 

@@ -106,7 +106,7 @@ export const planCommand: Command = {
   async run({ flags }) {
     applyThreads(flags.threads as number | undefined);
     const spec = specFromFlags(flags);
-    console.log(formatPlan(spec, await estimatePlan(spec)));
+    console.log(formatPlan(spec, await estimatePlan(spec, { threads: threadCount(), processes: processCount(flags.processes as number | undefined) })));
   },
 };
 

@@ -12,6 +12,7 @@ import type { SweepSpec } from "./spec.ts";
 import { conditionId, hookFor } from "./spec.ts";
 import { blocksNeededFor } from "../../gpt2/hooks.ts";
 import { GPT2_PRESETS } from "../../gpt2/config.ts";
+import { getThreads, setThreads } from "../../tensor/wasm/index.ts";
 
 export interface PlanEstimate {
   runs: number;
@@ -21,7 +22,12 @@ export interface PlanEstimate {
   cacheSeconds: number;
   cacheBytes: number;
   perCondition: { id: string; rowsPerSecond: number; rowEpochsPerRun: number; secondsPerRun: number }[];
+  /** Runs trained at once (worker processes) and matmul threads each, as the sweep would use them. */
+  processes: number;
+  threadsPerProcess: number;
+  /** Sum of the runs' training times, and the wall time with `processes` runs at once. */
   trainSeconds: number;
+  trainWallSeconds: number;
   totalSeconds: number;
 }
 
@@ -32,42 +38,61 @@ function time(fn: () => void, repeats = 2): number {
   return (performance.now() - start) / 1000 / repeats;
 }
 
-export async function estimatePlan(spec: SweepSpec): Promise<PlanEstimate> {
+export interface PlanResources {
+  /** Matmul threads in force (the sweep's --threads). */
+  threads: number;
+  /** Runs at once (the sweep's --processes). */
+  processes: number;
+}
+
+export async function estimatePlan(spec: SweepSpec, resources: PlanResources = { threads: getThreads(), processes: 1 }): Promise<PlanEstimate> {
   const d = 768;
   // Real tokens requested, plus one BOS per window: the rows GPT-2 will see (padding aside).
   const tokens = spec.maxTokens + Math.ceil(spec.maxTokens / (spec.seqLen - 1));
   const gpt2 = GPT2_PRESETS.gpt2!;
   const blocksNeeded = Math.max(...spec.conditions.map((c) => blocksNeededFor(hookFor(spec, c.layer), gpt2)));
   const oneBlock = randomGPT2Weights({ ...gpt2, nLayer: 1, vocabSize: 512 }, 0);
-  const probe = new Int32Array(4 * spec.seqLen).map((_, i) => i % 512);
-  const secondsPerTokenBlock = time(() => forward(oneBlock, probe, 4, spec.seqLen, { hooks: ["blocks.0.hook_resid_post"] }), 1) / probe.length;
+  // 16 windows: enough rows that the matmuls run as efficiently as in the real cache build.
+  const probe = new Int32Array(16 * spec.seqLen).map((_, i) => i % 512);
+  const secondsPerTokenBlock = time(() => forward(oneBlock, probe, 16, spec.seqLen, { hooks: ["blocks.0.hook_resid_post"] }), 1) / probe.length;
   const cacheSeconds = secondsPerTokenBlock * tokens * blocksNeeded;
   const trainRows = spec.includeSpecial ? tokens : spec.maxTokens;
-  const perCondition = spec.conditions.map((c) => {
-    const batch = Math.min(spec.batchSize ?? (c.recipe === "topk" ? 4096 : 64), trainRows);
-    const probeRows = Math.min(batch, 1024);
-    const cfg = defaultTrainConfig(c.recipe, { dIn: d, dSae: c.features, k: c.k, seed: 0 });
-    const p = allocateParams(d, c.features);
-    const rng = Rng.stream(0, "plan");
-    rng.fillNormal(p.wEnc, 0, 0.05);
-    rng.fillNormal(p.wDec, 0, 0.05);
-    const x = rng.fillNormal(new Float32Array(probeRows * d)) as Float32Array;
-    const ws = new StepWorkspace(cfg, probeRows);
-    const opt = new OptimizerState(d, c.features);
-    const step = time(() => {
-      lossAndGradients(p, cfg, ws, x, probeRows, null);
-      applyUpdate(p, cfg, ws, opt);
-    }, 1);
-    // Adam is per step, the rest per row: split the measured time accordingly.
-    const rowsPerSecond = probeRows / step;
-    const rowEpochsPerRun = trainRows * spec.epochs;
-    return { id: conditionId(c), rowsPerSecond, rowEpochsPerRun, secondsPerRun: rowEpochsPerRun / rowsPerSecond };
-  });
+  const runsAtOnce = Math.max(1, Math.min(resources.processes, spec.conditions.length * spec.seeds.length));
+  const threadsPerProcess = runsAtOnce > 1 ? Math.max(1, Math.floor(resources.threads / runsAtOnce)) : resources.threads;
+  // Time training steps the way the sweep will run them: with each worker's share of the threads.
+  const threadsBefore = getThreads();
+  setThreads(threadsPerProcess);
+  let perCondition: PlanEstimate["perCondition"];
+  try {
+    perCondition = spec.conditions.map((c) => {
+      const batch = Math.min(spec.batchSize ?? (c.recipe === "topk" ? 4096 : 64), trainRows);
+      const probeRows = Math.min(batch, 1024);
+      const cfg = defaultTrainConfig(c.recipe, { dIn: d, dSae: c.features, k: c.k, seed: 0 });
+      const p = allocateParams(d, c.features);
+      const rng = Rng.stream(0, "plan");
+      rng.fillNormal(p.wEnc, 0, 0.05);
+      rng.fillNormal(p.wDec, 0, 0.05);
+      const x = rng.fillNormal(new Float32Array(probeRows * d)) as Float32Array;
+      const ws = new StepWorkspace(cfg, probeRows);
+      const opt = new OptimizerState(d, c.features);
+      // The forward/backward costs per row; the update (Adam over every parameter) per step, whatever the batch.
+      const perProbe = time(() => lossAndGradients(p, cfg, ws, x, probeRows, null), 1);
+      const perUpdate = time(() => applyUpdate(p, cfg, ws, opt), 1);
+      const secondsPerStep = (perProbe * batch) / probeRows + perUpdate;
+      const rowsPerSecond = batch / secondsPerStep;
+      const rowEpochsPerRun = trainRows * spec.epochs;
+      return { id: conditionId(c), rowsPerSecond, rowEpochsPerRun, secondsPerRun: rowEpochsPerRun / rowsPerSecond };
+    });
+  } finally {
+    setThreads(threadsBefore);
+  }
   const trainSeconds = perCondition.reduce((s, c) => s + c.secondsPerRun * spec.seeds.length, 0);
+  const trainWallSeconds = trainSeconds / runsAtOnce;
   const hooks = new Set(spec.conditions.map((c) => hookFor(spec, c.layer))).size;
   return {
     runs: spec.conditions.length * spec.seeds.length, tokensThroughModel: tokens, blocksNeeded, secondsPerTokenBlock,
-    cacheSeconds, cacheBytes: tokens * d * 4 * hooks, perCondition, trainSeconds, totalSeconds: cacheSeconds + trainSeconds,
+    cacheSeconds, cacheBytes: tokens * d * 4 * hooks, perCondition, processes: runsAtOnce, threadsPerProcess, trainSeconds, trainWallSeconds,
+    totalSeconds: cacheSeconds + trainWallSeconds,
   };
 }
 
@@ -82,9 +107,9 @@ export function formatPlan(spec: SweepSpec, e: PlanEstimate): string {
     `sweep "${spec.name}": ${spec.conditions.length} conditions × ${spec.seeds.length} seeds = ${e.runs} runs`,
     `data: ${spec.corpus}, ${spec.maxTokens} real tokens, seq_len ${spec.seqLen}, ${spec.includeSpecial ? "BOS/padding rows included" : "BOS/padding excluded"}`,
     `activation cache: ~${e.tokensThroughModel} tokens × ${e.blocksNeeded} blocks ≈ ${duration(e.cacheSeconds)}, ~${(e.cacheBytes / 2 ** 20).toFixed(0)} MiB on disk`,
-    "training (estimated from steps timed just now):",
+    `training (estimated from steps timed just now, ${e.processes} run${e.processes > 1 ? "s" : ""} at once with ${e.threadsPerProcess} matmul thread${e.threadsPerProcess > 1 ? "s" : ""} each):`,
     ...e.perCondition.map((c) => `  ${c.id.padEnd(28)} ${c.rowsPerSecond.toFixed(0).padStart(8)} rows/s  ${duration(c.secondsPerRun).padStart(9)} per run`),
-    `total ≈ ${duration(e.totalSeconds)} (${duration(e.trainSeconds)} training). Runs are resumable: rerunning skips finished ones.`,
+    `total ≈ ${duration(e.totalSeconds)} (training ${duration(e.trainWallSeconds)}${e.processes > 1 ? ` wall if runs at once never slowed each other — they share caches and memory bandwidth, so expect more, up to ${duration(e.trainSeconds)}` : ""}). Runs are resumable: rerunning skips finished ones.`,
   ];
   return lines.join("\n");
 }
