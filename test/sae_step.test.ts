@@ -65,17 +65,32 @@ function expectArraysClose(a: Float32Array, b: Float32Array, what: string) {
 }
 
 describe("sparse SAE backward", () => {
-  it.each(["topk", "seed-report"] as const)("%s: equals the dense autograd gradient (with AuxK dead latents for topk)", (recipe) => {
+  it.each([
+    ["topk", "sparse"], ["topk", "dense"], ["seed-report", "sparse"], ["seed-report", "dense"],
+  ] as const)("%s, %s latent path: equals the dense autograd gradient (with AuxK dead latents for topk)", (recipe, path) => {
     fc.assert(fc.property(fc.integer({ min: 2, max: 12 }), fc.integer({ min: 3, max: 24 }), fc.integer({ min: 2, max: 9 }), fc.nat(1000), (dIn, dSae, rows, seed) => {
       const k = 1 + (seed % Math.min(4, dSae));
       const kAux = 1 + (seed % 5);
       const { p, x, dead, cfg } = randomSetup(recipe, dIn, dSae, k, rows, seed, kAux);
-      const ws = new StepWorkspace(cfg, rows);
+      const ws = new StepWorkspace(cfg, rows, path);
       const stats = lossAndGradients(p, cfg, ws, x, rows, dead);
       const dense = denseLoss(recipe, p, x, rows, k, dead, kAux);
       expect(Math.abs(stats.loss - dense.loss)).toBeLessThan(1e-5 * Math.max(1, Math.abs(dense.loss)));
       for (const key of ["wEnc", "bEnc", "wDec", "bDec"] as const) expectArraysClose(ws.grads[key], dense.grads[key], key);
     }), { numRuns: 40 });
+  });
+
+  it("the sparse and dense latent paths agree at the study's sizes (d 768, n 512, k 32, batch 64), both recipes", () => {
+    for (const recipe of ["topk", "seed-report"] as const) {
+      const { p, x, dead, cfg } = randomSetup(recipe, 768, 512, 32, 64, 11, 64);
+      const sparse = new StepWorkspace(cfg, 64, "sparse");
+      const dense = new StepWorkspace(cfg, 64, "dense");
+      const a = lossAndGradients(p, cfg, sparse, x, 64, dead);
+      const b = lossAndGradients(p, cfg, dense, x, 64, dead);
+      expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-5 * Math.abs(a.loss));
+      expect(a.l0).toBe(b.l0);
+      for (const key of ["wEnc", "bEnc", "wDec", "bDec"] as const) expectArraysClose(dense.grads[key], sparse.grads[key], key);
+    }
   });
 
   it("matches float64 central finite differences on a tiny SAE (topk recipe with AuxK)", () => {

@@ -1,7 +1,8 @@
 /**
  * One training step of a Top-K SAE: forward, loss, hand-derived sparse backward, decoder-gradient projection,
  * Adam, decoder renormalisation. The dense encoder matmul (rows × d_sae × d_in) is the only O(n·d) work per
- * row; the decoder forward and both backward passes touch only the k (+ k_aux) active latents of each row.
+ * row; the decoder forward and both backward passes touch only the k (+ k_aux) active latents of each row —
+ * except for small dictionaries, where three dense matmuls are faster (see latentPath).
  *
  * Gradients, for x̂ = b_dec + Σ_j z_j·W_dec[j] and pre = W_enc·x̃ + b_enc (x̃ = x − b_dec for topk, x otherwise):
  *   ∂L/∂b_dec  += Σ_rows g            (g = ∂L/∂x̂)
@@ -36,6 +37,21 @@ export interface ParamGrads {
   bDec: Float32Array;
 }
 
+/**
+ * How the decoder and the backward pass handle the latents. "sparse" touches only the k kept latents of a row,
+ * in JavaScript loops: 3·k·d multiply-adds per row. "dense" writes the codes into a [rows, d_sae] matrix that is
+ * mostly zeros and uses three matmuls: 3·d_sae·d per row, but in the WebAssembly SIMD kernel, ~40× faster per
+ * operation. Dense therefore wins for small dictionaries (d_sae ≤ 16·k; measured on one thread: n 128, k 32
+ * trains 2.4× faster dense, n 512, k 32 1.1–1.25×, while at d_sae = 32·k sparse is 1.15–1.3× faster). Both compute the same gradients (tested against each
+ * other); the choice depends only on (d_sae, k), so a configuration always takes the same path and stays
+ * bit-reproducible.
+ */
+export const DENSE_LATENTS_MAX_RATIO = 16;
+
+export function latentPath(dSae: number, k: number): "dense" | "sparse" {
+  return dSae <= DENSE_LATENTS_MAX_RATIO * k ? "dense" : "sparse";
+}
+
 /** Reusable per-batch buffers, so a training run allocates once. */
 export class StepWorkspace {
   input: Float32Array;
@@ -48,9 +64,13 @@ export class StepWorkspace {
   auxVal: Float32Array;
   auxPre: Float32Array;
   gAux: Float32Array;
+  /** Dense-path buffers [rows, dSae] (empty on the sparse path): the latent codes and their gradients. */
+  z: Float32Array;
+  dz: Float32Array;
   readonly grads: ParamGrads;
 
-  constructor(readonly config: SAETrainConfig, readonly maxRows: number) {
+  /** `path` defaults to latentPath(d_sae, k); tests pass both to check one against the other. */
+  constructor(readonly config: SAETrainConfig, readonly maxRows: number, readonly path: "dense" | "sparse" = latentPath(config.dSae, config.k)) {
     const { dIn, dSae, k } = config;
     const kAux = Math.min(config.kAux, dSae);
     this.input = new Float32Array(maxRows * dIn);
@@ -63,6 +83,9 @@ export class StepWorkspace {
     this.auxVal = new Float32Array(maxRows * kAux);
     this.auxPre = new Float32Array(kAux > 0 ? maxRows * dSae : 0);
     this.gAux = new Float32Array(kAux > 0 ? maxRows * dIn : 0);
+    const dense = path === "dense";
+    this.z = new Float32Array(dense ? maxRows * dSae : 0);
+    this.dz = new Float32Array(dense ? maxRows * dSae : 0);
     this.grads = {
       wEnc: new Float32Array(dSae * dIn), bEnc: new Float32Array(dSae),
       wDec: new Float32Array(dSae * dIn), bDec: new Float32Array(dIn),
@@ -137,6 +160,52 @@ function backwardThroughLatents(
 }
 
 /**
+ * The dense path's decoder forward: x̂ = b_dec + Z·W_dec with Z [rows, d_sae] holding act(val) at the kept latents.
+ */
+function decodeDense(p: SAEParams, cfg: SAETrainConfig, ws: StepWorkspace, rows: number): void {
+  const { dIn, dSae } = p;
+  const k = cfg.k;
+  const relu = cfg.recipe === "topk";
+  const z = ws.z;
+  z.fill(0, 0, rows * dSae);
+  for (let r = 0; r < rows; r++) {
+    for (let s = 0; s < k; s++) {
+      const v = ws.val[r * k + s]!;
+      z[r * dSae + ws.idx[r * k + s]!] = relu ? (v > 0 ? v : 0) : v;
+    }
+  }
+  for (let r = 0; r < rows; r++) ws.xhat.set(p.bDec, r * dIn);
+  matmul({ a: z, b: p.wDec, c: ws.xhat, m: rows, n: dIn, k: dSae, accumulate: true });
+}
+
+/**
+ * The dense path's backward through the kept latents (same gradients as backwardThroughLatents):
+ *   ∂L/∂W_dec += Zᵀ·g;   ∂L/∂Z = g·W_decᵀ, kept only where a latent was kept (and, for topk, pre > 0);
+ *   ∂L/∂W_enc += (∂L/∂pre)ᵀ·x̃;   ∂L/∂b_enc += column sums of ∂L/∂pre.
+ */
+function backwardDense(p: SAEParams, cfg: SAETrainConfig, ws: StepWorkspace, rows: number, g: Float32Array): void {
+  const { dIn, dSae } = p;
+  const k = cfg.k;
+  const relu = cfg.recipe === "topk";
+  const G = ws.grads;
+  matmul({ a: ws.z, b: g, c: G.wDec, m: dSae, n: dIn, k: rows, transA: true, accumulate: true });
+  const dzAll = ws.dz;
+  matmul({ a: g, b: p.wDec, c: dzAll, m: rows, n: dSae, k: dIn, transB: true });
+  // Reuse z's buffer for ∂L/∂pre: zero except at the kept latents that pass the gate.
+  const dpre = ws.z;
+  dpre.fill(0, 0, rows * dSae);
+  for (let r = 0; r < rows; r++) {
+    for (let s = 0; s < k; s++) {
+      if (relu && !(ws.val[r * k + s]! > 0)) continue;
+      const at = r * dSae + ws.idx[r * k + s]!;
+      dpre[at] = dzAll[at]!;
+      G.bEnc[ws.idx[r * k + s]!] += dzAll[at]!;
+    }
+  }
+  matmul({ a: dpre, b: ws.input, c: G.wEnc, m: dSae, n: dIn, k: rows, transA: true, accumulate: true });
+}
+
+/**
  * The topk recipe's encoder sees x − b_dec, so b_dec also gets −Σ dpre·W_enc[j] over every (row, active latent).
  * Grouped by latent that sum is −Σ_j (∂L/∂b_enc[j])·W_enc[j]: one pass over the latents per batch instead of one
  * per active (row, latent) pair. Call once, after every backwardThroughLatents of the step.
@@ -173,11 +242,12 @@ export function lossAndGradients(p: SAEParams, cfg: SAETrainConfig, ws: StepWork
   for (let i = 0; i < rows * dSae; i++) if (pre[i] !== pre[i]) throw new RangeError(`SAE forward produced NaN pre-activations (row ${Math.floor(i / dSae)}); the weights have diverged`);
   topkRows(pre, rows, dSae, k, ws.val, ws.idx);
 
+  const dense = ws.z.length > 0;
   let firing = 0;
   const xhat = ws.xhat;
   for (let r = 0; r < rows; r++) {
     const o = r * dIn;
-    xhat.set(p.bDec, o);
+    if (!dense) xhat.set(p.bDec, o);
     for (let s = 0; s < k; s++) {
       const v = ws.val[r * k + s]!;
       const z = topk ? (v > 0 ? v : 0) : v;
@@ -185,11 +255,12 @@ export function lossAndGradients(p: SAEParams, cfg: SAETrainConfig, ws: StepWork
         firing++;
         if (firedOut) firedOut[ws.idx[r * k + s]!] = 1;
       }
-      if (z === 0) continue;
+      if (dense || z === 0) continue;
       const w = ws.idx[r * k + s]! * dIn;
       for (let c = 0; c < dIn; c++) xhat[o + c] += z * p.wDec[w + c]!;
     }
   }
+  if (dense) decodeDense(p, cfg, ws, rows);
 
   // Main loss and ∂L/∂x̂.
   let sse = 0;
@@ -204,7 +275,8 @@ export function lossAndGradients(p: SAEParams, cfg: SAETrainConfig, ws: StepWork
   const gOut = ws.gOut;
   for (let i = 0; i < rows * dIn; i++) gOut[i] = mainScale * (xhat[i]! - x[i]!);
   for (let r = 0; r < rows; r++) for (let c = 0; c < dIn; c++) ws.grads.bDec[c] += gOut[r * dIn + c]!;
-  backwardThroughLatents(p, cfg, ws, rows, k, ws.idx, ws.val, gOut);
+  if (dense) backwardDense(p, cfg, ws, rows, gOut);
+  else backwardThroughLatents(p, cfg, ws, rows, k, ws.idx, ws.val, gOut);
   let loss = topk ? fvu : mse;
 
   // AuxK: the top-k_aux dead latents reconstruct the (detached) residual e = x − x̂.
