@@ -60,7 +60,7 @@ export function renderMarkdown(report: StabilityReport): string {
     "",
     `Model: ${report.model}${report.modelIsRandomControl ? " — **random-weight control, not trained GPT-2**" : ""}  `,
     `Corpus: ${report.corpus}  `,
-    `Bootstrap: ${report.bootstrap} resamples of seeds · null model: ${report.nullDraws} random-dictionary draws`,
+    `Bootstrap: ${report.bootstrap} resamples of seeds · null model: ${report.nullDraws} random-dictionary draws (smallest possible p-value ${(1 / (report.nullDraws + 1)).toFixed(3)})`,
     "",
     `| condition | matching | median best-match cosine | 95% CI | fraction ≥ ${t} | 95% CI | PW-MCC | null median | p (median) | dead | FVU |`,
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -102,7 +102,7 @@ ${examplesSection(c)}</section>`).join("");
 <style>body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#222}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 6px;font-size:12px;vertical-align:top}th{background:#f3f3f3}.charts{display:flex;flex-wrap:wrap;gap:12px}.warn{background:#fff3cd;border:1px solid #e0c36b;padding:8px}section{border-top:2px solid #ddd;margin-top:18px}ul{margin:2px 0;padding-left:16px}small{color:#666;font-weight:normal}</style></head>
 <body><h1>${esc(report.title)}</h1>
 ${report.modelIsRandomControl ? '<p class="warn"><b>Random-weight control.</b> These SAEs were trained on a seeded random GPT-2, not on trained GPT-2 weights.</p>' : ""}
-<p>Model: ${esc(report.model)}<br>Corpus: ${esc(report.corpus)}<br>Bootstrap: ${report.bootstrap} seed resamples · null: ${report.nullDraws} random-dictionary draws · generated ${esc(report.createdAt)}</p>
+<p>Model: ${esc(report.model)}<br>Corpus: ${esc(report.corpus)}<br>Bootstrap: ${report.bootstrap} seed resamples · null: ${report.nullDraws} random-dictionary draws (smallest possible p ${(1 / (report.nullDraws + 1)).toFixed(3)}) · generated ${esc(report.createdAt)}</p>
 <table><tr><th>condition</th><th>matching</th><th>median cosine</th><th>95% CI</th><th>≥ ${report.threshold}</th><th>95% CI</th><th>PW-MCC</th><th>null median</th><th>p</th><th>dead</th><th>FVU</th></tr>${rows}</table>
 <h2>Method</h2><p>${esc(report.method).replace(/\n\n/g, "</p><p>")}</p>
 ${conditions}
