@@ -14,12 +14,12 @@
  * `from_pretrained` (fold_ln + center_writing_weights) records: every residual-stream hook minus its mean
  * over d_model, and ln_final.hook_normalized without ln_f's affine part (folded into the unembedding there).
  *
- * Reproducibility: besides the matmul kernel, the pass uses only exactly rounded operations (+ − × ÷ √ and the
- * deterministic detExp for softmax and GELU — never Math.exp/Math.tanh, whose last bits may differ between
- * engines), so with the same kernel the activations are the same bits on every machine and Node version.
+ * Reproducibility: besides the matmul kernel (whose GELU epilogue is IEEE float32 arithmetic too), the pass uses
+ * only exactly rounded operations (+ − × ÷ √ and the deterministic detExp for softmax — never Math.exp/Math.tanh,
+ * whose last bits may differ between engines), so with the same kernel the activations are the same bits on every
+ * machine and Node version.
  */
-import { matmul } from "../tensor/matmul.ts";
-import { geluScalar } from "../tensor/ops.ts";
+import { matmul, matmulGelu } from "../tensor/matmul.ts";
 import { detExp } from "../tensor/det_math.ts";
 import type { GPT2Config } from "./config.ts";
 import type { GPT2Block, GPT2Weights } from "./weights.ts";
@@ -63,9 +63,10 @@ export function layerNormRows(x: Float32Array, rows: number, d: number, weight: 
 }
 
 /** out[rows, outDim] = x[rows, inDim] · W[inDim, outDim] + b (HF Conv1D orientation). */
-function linear(x: Float32Array, rows: number, inDim: number, w: Float32Array, b: Float32Array, outDim: number, out: Float32Array): void {
+function linear(x: Float32Array, rows: number, inDim: number, w: Float32Array, b: Float32Array, outDim: number, out: Float32Array, gelu = false): void {
   for (let r = 0; r < rows; r++) out.set(b, r * outDim);
-  matmul({ a: x, b: w, c: out, m: rows, n: outDim, k: inDim, accumulate: true });
+  // The MLP's GELU rides along inside the product (on every thread) rather than as a second pass here.
+  (gelu ? matmulGelu : matmul)({ a: x, b: w, c: out, m: rows, n: outDim, k: inDim, accumulate: true });
 }
 
 /** Causal multi-head attention over qkv rows [batch*seq, 3d]; writes the merged heads to out [batch*seq, d]. */
@@ -137,8 +138,7 @@ function runBlock(block: GPT2Block, x: Float32Array, rows: number, batch: number
   for (let i = 0; i < rows * d; i++) x[i] += s.branch[i]!;
   capture(`blocks.${layer}.hook_resid_mid`, x);
   layerNormRows(x, rows, d, block.ln2Weight, block.ln2Bias, config.layerNormEpsilon, s.ln);
-  linear(s.ln, rows, d, block.fcWeight, block.fcBias, 4 * d, s.hidden);
-  for (let i = 0; i < s.hidden.length; i++) s.hidden[i] = geluScalar(s.hidden[i]!);
+  linear(s.ln, rows, d, block.fcWeight, block.fcBias, 4 * d, s.hidden, true); // GELU(x·W_fc + b_fc)
   linear(s.hidden, rows, 4 * d, block.mlpProjWeight, block.mlpProjBias, d, s.branch);
   capture(`blocks.${layer}.hook_mlp_out`, s.branch);
   for (let i = 0; i < rows * d; i++) x[i] += s.branch[i]!;

@@ -14,7 +14,8 @@
  */
 import type { MatmulArgs, MatmulKernel } from "./matmul_types.ts";
 import { ShapeError } from "./shape.ts";
-import { wasmMatmul, wasmSimdAvailable } from "./wasm/index.ts";
+import { wasmMatmul, wasmMatmulGelu, wasmSimdAvailable } from "./wasm/index.ts";
+import { geluScalar } from "./det_math.ts";
 
 export type { MatmulArgs, MatmulKernel } from "./matmul_types.ts";
 
@@ -183,4 +184,20 @@ export function matmulKernelName(): string {
 export function matmul(args: MatmulArgs): void {
   checkMatmulArgs(args);
   defaultKernel(args);
+}
+
+/**
+ * C = gelu(C (+) op(A)·op(B)) — GPT-2's fc layer with its activation. The WebAssembly kernel applies the GELU
+ * inside the product on every thread, in float32; the scalar kernels apply the float64 geluScalar afterwards.
+ * The two agree to float32 rounding (tested), not bit for bit.
+ */
+export function matmulGelu(args: MatmulArgs): void {
+  checkMatmulArgs(args);
+  if (defaultKernel === wasmMatmul) {
+    wasmMatmulGelu(args);
+    return;
+  }
+  defaultKernel(args);
+  const { c, m, n } = args;
+  for (let i = 0; i < m * n; i++) c[i] = geluScalar(c[i]!);
 }

@@ -6,7 +6,7 @@
  * axis (negative counts from the end) and `keepDim`; a shape mismatch throws a ShapeError naming the op and
  * both shapes. Gradients are recorded only when grad mode is on and an input requires grad.
  */
-import { detExp } from "./det_math.ts";
+import { geluScalar } from "./det_math.ts";
 import { Tensor, isGradEnabled, type GradNode } from "./tensor.ts";
 import {
   broadcastShapes, broadcastStrides, formatShape, normaliseAxis, sameShape, sizeOf, splitAtAxis, stridesOf,
@@ -189,14 +189,7 @@ export const square = (x: Tensor): Tensor => unary(x, "square", (v) => v * v, (v
 export const relu = (x: Tensor): Tensor => unary(x, "relu", (v) => (v > 0 ? v : 0), (v) => (v > 0 ? 1 : 0));
 
 const GELU_C = Math.sqrt(2 / Math.PI);
-/**
- * GELU, tanh approximation (GPT-2's "gelu_new"): 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³).
- * Computed as x / (1 + e^(−2u)), the same function (0.5·(1 + tanh u) = σ(2u)), with the deterministic detExp:
- * no cancellation for negative x, identical bits on every engine, and twice as fast as Math.tanh.
- */
-export function geluScalar(v: number): number {
-  return v / (1 + detExp(-2 * GELU_C * (v + 0.044715 * v * v * v)));
-}
+export { geluScalar };
 function geluGradScalar(v: number): number {
   const inner = GELU_C * (v + 0.044715 * v * v * v);
   const t = Math.tanh(inner);

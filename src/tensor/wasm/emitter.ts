@@ -189,6 +189,24 @@ export class Code {
   f32x4Add(): this { return this.emit(...this.simd(0xe4)); }
   /** `f32x4.mul`: lane-wise multiplication. */
   f32x4Mul(): this { return this.emit(...this.simd(0xe6)); }
+  /** `f32x4.sub`: lane-wise subtraction (pops b, then a; pushes a − b). */
+  f32x4Sub(): this { return this.emit(...this.simd(0xe5)); }
+  /** `f32x4.div`: lane-wise IEEE division (a / b). */
+  f32x4Div(): this { return this.emit(...this.simd(0xe7)); }
+  /** `f32x4.min`: lane-wise minimum (NaN if either lane is NaN). */
+  f32x4Min(): this { return this.emit(...this.simd(0xe8)); }
+  /** `f32x4.max`: lane-wise maximum (NaN if either lane is NaN). */
+  f32x4Max(): this { return this.emit(...this.simd(0xe9)); }
+  /** `f32x4.nearest`: round each lane to the nearest integer, ties to even. */
+  f32x4Nearest(): this { return this.emit(...this.simd(0x6a)); }
+  /** `i32x4.trunc_sat_f32x4_s`: each f32 lane to a signed i32 (truncating, saturating, NaN → 0). */
+  i32x4TruncSatF32x4S(): this { return this.emit(...this.simd(0xf8)); }
+  /** `i32x4.splat`: pop an i32 and copy it into four lanes. */
+  i32x4Splat(): this { return this.emit(...this.simd(0x11)); }
+  /** `i32x4.add`: lane-wise integer addition (wrapping). */
+  i32x4Add(): this { return this.emit(...this.simd(0xae)); }
+  /** `i32x4.shl`: shift every lane left by the i32 popped last (modulo 32). */
+  i32x4Shl(): this { return this.emit(...this.simd(0xab)); }
 }
 
 /** One function of the module: its signature, its extra locals (after the parameters), and its body. */

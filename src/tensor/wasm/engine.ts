@@ -11,7 +11,8 @@
  */
 import type { MatmulArgs } from "../matmul_types.ts";
 import { ShapeError } from "../shape.ts";
-import { GEMM_BLOCKING, gemmModuleBytes, workspaceBytes, type GemmBlocking } from "./gemm_kernel.ts";
+import { EPILOGUE, GEMM_BLOCKING, gemmModuleBytes, workspaceBytes, type GemmBlocking } from "./gemm_kernel.ts";
+import { geluScalar } from "../det_math.ts";
 import { planTasks, type Slice } from "./partition.ts";
 import { GemmWorkerPool, type GemmFunction, type GemmTask } from "./threads.ts";
 import { requireWebAssembly, type WasmMemory } from "./wasm_api.ts";
@@ -51,8 +52,11 @@ export class WasmGemmEngine {
     return this.pool?.size ?? 0;
   }
 
-  /** C (+)= op(A)·op(B) using at most `threads` threads (this one included). */
-  multiply(args: MatmulArgs, threads: number): void {
+  /**
+   * C (+)= op(A)·op(B) using at most `threads` threads (this one included); with `gelu`, C = gelu(that), applied
+   * by each thread to the slices it computed (./gelu_kernel.ts).
+   */
+  multiply(args: MatmulArgs, threads: number, gelu = false): void {
     const { a, b, c, m, n, k } = args;
     const transA = args.transA ?? false;
     const transB = args.transB ?? false;
@@ -60,7 +64,8 @@ export class WasmGemmEngine {
     checkArgs(args);
     if (m === 0 || n === 0) return;
     if (k === 0) {
-      if (!accumulate) c.fill(0, 0, m * n); // an empty sum
+      if (!accumulate) c.fill(0, 0, m * n); // an empty sum (and gelu(0) = 0)
+      else if (gelu) for (let i = 0; i < m * n; i++) c[i] = geluScalar(c[i]!);
       return;
     }
 
@@ -86,7 +91,7 @@ export class WasmGemmEngine {
       slice.rows, slice.cols, k,
       aOffset + 4 * (transA ? slice.rowStart : slice.rowStart * k), transA ? m : k, transA ? 1 : 0,
       bOffset + 4 * (transB ? slice.colStart * k : slice.colStart), transB ? k : n, transB ? 1 : 0,
-      cOffset + 4 * (slice.rowStart * n + slice.colStart), n, accumulate ? 1 : 0,
+      cOffset + 4 * (slice.rowStart * n + slice.colStart), n, accumulate ? 1 : 0, gelu ? EPILOGUE.gelu : EPILOGUE.none,
     ];
     const gemmTasks = tasks.map(taskFor);
     const pool = threadCount > 1 ? this.poolWithWorkers(threadCount - 1) : null;

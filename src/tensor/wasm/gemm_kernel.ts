@@ -2,8 +2,9 @@
  * The GEMM WebAssembly module: packing (./pack.ts), the register-tiled micro-kernel (./micro_kernel.ts) and the
  * cache-blocked driver loops around them, all emitted as bytes by ./emitter.ts.
  *
- *   gemm(m, n, k, a, lda, transA, b, ldb, transB, c, ldc, accumulate, workspace)
+ *   gemm(m, n, k, a, lda, transA, b, ldb, transB, c, ldc, accumulate, epilogue, workspace)
  *       C[m×n] (+)= op(A)[m×k] · op(B)[k×n]      (addresses in bytes, leading dimensions in elements)
+ *       then, if epilogue = 1, C[m×n] = gelu(C[m×n])
  *
  * The driver is the five-loop structure of GotoBLAS/BLIS:
  *
@@ -27,6 +28,7 @@ import { encodeModule, FunctionBuilder, ValType, type FunctionDefinition, type M
 import { emitMicroKernel } from "./micro_kernel.ts";
 import { emitPackPanels } from "./pack.ts";
 import { forUpTo, setMinU } from "./structured.ts";
+import { emitGeluRows } from "./gelu_kernel.ts";
 
 /** Register tile (MR×NR) and cache blocks (MC, KC, NC). MC must be a multiple of MR and NC of NR. */
 export interface GemmBlocking {
@@ -54,9 +56,11 @@ export function workspaceBytes({ mr, nr, mc, kc, nc }: GemmBlocking): number {
 }
 
 /** Function indices inside the module (a function calls another by index). */
-const FN = { microKernel: 0, packA: 1, packB: 2, addTile: 3, gemm: 4 } as const;
+const FN = { microKernel: 0, packA: 1, packB: 2, addTile: 3, gemm: 4, geluRows: 5 } as const;
 
-export const GEMM_PARAMS = ["m", "n", "k", "a", "lda", "transA", "b", "ldb", "transB", "c", "ldc", "accumulate", "workspace"] as const;
+/** `epilogue`: 0 = none, 1 = GPT-2's GELU on the finished slice of C (./gelu_kernel.ts). */
+export const GEMM_PARAMS = ["m", "n", "k", "a", "lda", "transA", "b", "ldb", "transB", "c", "ldc", "accumulate", "epilogue", "workspace"] as const;
+export const EPILOGUE = { none: 0, gelu: 1 } as const;
 
 export function gemmModuleBytes(blocking: GemmBlocking, memory: MemoryImport): Uint8Array {
   const { mr, nr, mc, kc, nc } = blocking;
@@ -68,6 +72,7 @@ export function gemmModuleBytes(blocking: GemmBlocking, memory: MemoryImport): U
   functions[FN.packB] = emitPackPanels(nr, "packB");
   functions[FN.addTile] = emitAddTile(nr);
   functions[FN.gemm] = emitGemmDriver(blocking);
+  functions[FN.geluRows] = emitGeluRows();
   return encodeModule(functions, memory);
 }
 
@@ -99,8 +104,8 @@ function emitAddTile(nr: number): FunctionDefinition {
 function emitGemmDriver({ mr, nr, mc: MC, kc: KC, nc: NC }: GemmBlocking): FunctionDefinition {
   const { i32 } = ValType;
   const f = new FunctionBuilder("gemm", GEMM_PARAMS.map(() => i32));
-  const [m, n, k, a, lda, transA, b, ldb, transB, c, ldc, accumulate, workspace] = GEMM_PARAMS.map((_, i) => f.param(i)) as number[] as [
-    number, number, number, number, number, number, number, number, number, number, number, number, number,
+  const [m, n, k, a, lda, transA, b, ldb, transB, c, ldc, accumulate, epilogue, workspace] = GEMM_PARAMS.map((_, i) => f.param(i)) as number[] as [
+    number, number, number, number, number, number, number, number, number, number, number, number, number, number,
   ];
   const local = (): number => f.local(i32);
   const [packedA, packedB, edgeTile] = [local(), local(), local()];
@@ -167,5 +172,9 @@ function emitGemmDriver({ mr, nr, mc: MC, kc: KC, nc: NC }: GemmBlocking): Funct
       });
     });
   });
+  // Epilogue, after the last k block: the slice of C is final.
+  code.localGet(epilogue).i32Const(EPILOGUE.gelu).i32Eq().if();
+  code.localGet(c).localGet(ldcBytes).localGet(m).localGet(n).localGet(edgeTile).call(FN.geluRows);
+  code.end();
   return f.definition();
 }

@@ -76,3 +76,6 @@ export function workerThreadCount(): number {
 export const wasmMatmul: MatmulKernel = (args) => getEngine().multiply(args, getThreads());
 
 export const wasmMatmulSingle: MatmulKernel = (args) => getEngine().multiply(args, 1);
+
+/** C = gelu(C (+) op(A)·op(B)): the GELU runs inside the kernel, on every thread (GPT-2's MLP). */
+export const wasmMatmulGelu: MatmulKernel = (args) => getEngine().multiply(args, getThreads(), true);
