@@ -9,7 +9,7 @@ import { loadBrownCorpus } from "../src/data/corpus.ts";
 import { makeWindows, selectTrainingRows, describeRow } from "../src/data/windows.ts";
 import { defaultTrainConfig } from "../src/sae/config.ts";
 import { trainSAE } from "../src/sae/trainer.ts";
-import { arrayRows, selectRows } from "../src/sae/rows.ts";
+import { arrayRows, selectRows } from "../src/data/rows.ts";
 import { analyseFeatures } from "../src/sae/analysis.ts";
 
 const gpt2 = randomGPT2Weights({ nLayer: 2, nHead: 4, nEmbd: 64, nPositions: 64, vocabSize: 50257, layerNormEpsilon: 1e-5 }, 0);

@@ -6,7 +6,7 @@
 import { Rng } from "../src/tensor/rng.ts";
 import { defaultTrainConfig } from "../src/sae/config.ts";
 import { trainSAE } from "../src/sae/trainer.ts";
-import { arrayRows } from "../src/sae/rows.ts";
+import { arrayRows } from "../src/data/rows.ts";
 import { alignDictionaries } from "../src/match/align.ts";
 
 // Data made of 2 active "true features" per row out of 24: a world where features exist.

@@ -8,7 +8,7 @@ import { saveSAELens, saveSeedPlatform, loadSAE } from "../src/sae/io.ts";
 import { fileCheckpointStore } from "../src/sae/checkpoint.ts";
 import { defaultTrainConfig } from "../src/sae/config.ts";
 import { trainSAE } from "../src/sae/trainer.ts";
-import { arrayRows } from "../src/sae/rows.ts";
+import { arrayRows } from "../src/data/rows.ts";
 import { openSafetensors } from "../src/gpt2/safetensors.ts";
 
 function randomSAE(recipe: "topk" | "seed-report", inputScale = 1): SAE {

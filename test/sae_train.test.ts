@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { Rng } from "../src/tensor/rng.ts";
 import { defaultTrainConfig, type Recipe } from "../src/sae/config.ts";
 import { trainSAE, memoryCheckpointStore, DivergenceError } from "../src/sae/trainer.ts";
-import { arrayRows } from "../src/sae/rows.ts";
+import { arrayRows } from "../src/data/rows.ts";
 import { encode, decode, type SAE } from "../src/sae/sae.ts";
 import { analyseFeatures } from "../src/sae/analysis.ts";
 

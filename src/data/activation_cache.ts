@@ -17,8 +17,8 @@ import { blocksNeededFor } from "../gpt2/hooks.ts";
 import { openSafetensors, writeSafetensors } from "../gpt2/safetensors.ts";
 import { writeJsonAtomic } from "./json_files.ts";
 import type { TokenWindows } from "./windows.ts";
-import type { RowSource } from "../sae/rows.ts";
-import { chunkedRows } from "../sae/rows.ts";
+import type { RowSource } from "./rows.ts";
+import { chunkedRows } from "./rows.ts";
 
 export const CACHE_VERSION = 1;
 

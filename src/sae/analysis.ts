@@ -5,7 +5,7 @@
  */
 import type { SAE } from "./sae.ts";
 import { encode, fires } from "./sae.ts";
-import type { RowSource } from "./rows.ts";
+import type { RowSource } from "../data/rows.ts";
 
 export interface RowContext {
   documentId: string;

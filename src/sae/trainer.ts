@@ -9,7 +9,7 @@ import type { SAETrainConfig } from "./config.ts";
 import { validateTrainConfig } from "./config.ts";
 import { initialiseParams, type SAE, type SAEParams } from "./sae.ts";
 import { lossAndGradients, applyUpdate, OptimizerState, StepWorkspace, type StepStats } from "./train_step.ts";
-import type { RowSource } from "./rows.ts";
+import type { RowSource } from "../data/rows.ts";
 
 export interface HistoryEntry {
   epoch: number;

@@ -8,7 +8,7 @@ import { loadModel } from "../../gpt2/loader.ts";
 import { loadCorpus } from "../../data/corpus.ts";
 import { buildActivationCache, loadActivationCache } from "../../data/activation_cache.ts";
 import { selectTrainingRows, describeRow, KIND_REAL } from "../../data/windows.ts";
-import { selectRows } from "../../sae/rows.ts";
+import { selectRows } from "../../data/rows.ts";
 import { RECIPES, type Recipe } from "../../sae/config.ts";
 import { loadSAE } from "../../sae/io.ts";
 import { alignDictionaries, MATCH_MODES, type MatchMode } from "../../match/align.ts";

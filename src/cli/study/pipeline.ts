@@ -7,7 +7,7 @@ import { loadModel, type LoadedModel } from "../../gpt2/loader.ts";
 import { loadCorpus, type Corpus } from "../../data/corpus.ts";
 import { makeWindows, faithfulSeedStudyWindows, selectTrainingRows, describeRow, type TokenWindows, KIND_REAL } from "../../data/windows.ts";
 import { buildActivationCache, type ActivationCache } from "../../data/activation_cache.ts";
-import { selectRows } from "../../sae/rows.ts";
+import { selectRows } from "../../data/rows.ts";
 import { createProgress, silentProgress, type ProgressBar } from "../progress.ts";
 import { writeJsonAtomic } from "../receipts.ts";
 import { mkdirSync } from "node:fs";

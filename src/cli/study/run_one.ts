@@ -11,7 +11,7 @@ import { trainSAE, type HistoryEntry } from "../../sae/trainer.ts";
 import { analyseFeatures, type RowContext } from "../../sae/analysis.ts";
 import { saveSAELens } from "../../sae/io.ts";
 import { fileCheckpointStore } from "../../sae/checkpoint.ts";
-import type { RowSource } from "../../sae/rows.ts";
+import type { RowSource } from "../../data/rows.ts";
 import { matmulKernelName } from "../../tensor/matmul.ts";
 import { environmentRecord, verifyManifest, writeJsonAtomic, writeManifest } from "../receipts.ts";
 import type { Condition, SweepSpec } from "./spec.ts";
