@@ -32,13 +32,20 @@ function makeTensor({ dtype, shape, seed }: { dtype: DType; shape: number[]; see
 }
 
 describe("safetensors writer and reader", () => {
+  it("writes a tensor named __proto__ (found by the round-trip fuzzer) like any other name", () => {
+    const tensors = Object.fromEntries([["__proto__", makeTensor({ dtype: "F64", shape: [], seed: 0 })], ["b", makeTensor({ dtype: "F32", shape: [2], seed: 1 })]]);
+    const file = parseSafetensors(serializeSafetensors(tensors));
+    expect(file.names()).toEqual(["__proto__", "b"]);
+    expect(Array.from(file.readFloat32("__proto__"))).toEqual([-12.5]);
+  });
+
   it("round-trips: write → read → write gives identical bytes and identical values", () => {
     fc.assert(fc.property(fc.dictionary(fc.string({ minLength: 1, maxLength: 12 }).filter((s) => s !== "__metadata__"), tensorArb, { maxKeys: 6 }), fc.dictionary(fc.string(), fc.string(), { maxKeys: 3 }), (specs, metadata) => {
       const tensors = Object.fromEntries(Object.entries(specs).map(([k, v]) => [k, makeTensor(v)]));
       const bytes = serializeSafetensors(tensors, metadata);
       const file = parseSafetensors(bytes);
       expect(file.names()).toEqual(Object.keys(tensors).sort());
-      const again: Record<string, WritableTensor> = {};
+      const again = Object.create(null) as Record<string, WritableTensor>; // names like "__proto__" are ordinary keys
       for (const name of file.names()) {
         const t = file.readTensor(name);
         again[name] = t;

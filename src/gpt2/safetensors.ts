@@ -335,7 +335,9 @@ function tensorBytes(name: string, t: WritableTensor): Uint8Array {
 /** The header bytes and data chunks of a file, tensors sorted by name (deterministic output). */
 function layout(tensors: Record<string, WritableTensor>, metadata?: Record<string, string>): { header: Uint8Array; chunks: Uint8Array[] } {
   const names = Object.keys(tensors).sort();
-  const header: Record<string, unknown> = {};
+  // A null-prototype object: a tensor named "__proto__" must become a key of the header like any other name,
+  // not replace the object's prototype (which would silently drop it from the JSON).
+  const header = Object.create(null) as Record<string, unknown>;
   if (metadata && Object.keys(metadata).length) {
     for (const [k, v] of Object.entries(metadata)) if (typeof v !== "string") throw new SafetensorsError(`write: __metadata__["${k}"] must be a string`);
     header.__metadata__ = metadata;
