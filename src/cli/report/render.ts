@@ -89,7 +89,7 @@ function modeSection(c: ConditionReport, m: ModeReport, threshold: number): stri
 function examplesSection(c: ConditionReport): string {
   if (!c.examples.length) return "";
   const rows = c.examples.map((e) => `<tr><td>${e.band}</td><td>${num(e.cosine)}</td><td>seed ${e.seedA} #${e.featureA}<ul>${e.contextsA.map((t) => `<li>${esc(t)}</li>`).join("")}</ul></td><td>seed ${e.seedB} #${e.featureB}<ul>${e.contextsB.map((t) => `<li>${esc(t)}</li>`).join("")}</ul></td></tr>`).join("");
-  return `<h4>Example matched pairs</h4><table class="examples"><tr><th>band</th><th>cosine</th><th>feature A: top contexts</th><th>feature B: top contexts</th></tr>${rows}</table>`;
+  return `<h4>Example matched pairs (live-only matching, first seed pair)</h4><table class="examples"><tr><th>band</th><th>cosine</th><th>feature A: top contexts</th><th>feature B: top contexts</th></tr>${rows}</table>`;
 }
 
 export function renderHtml(report: StabilityReport): string {

@@ -123,7 +123,10 @@ export function conditionReport(id: string, runs: LoadedRun[], options: Stabilit
   }));
   return {
     id, layer: c.layer, features: c.features, k: c.k, recipe: c.recipe, hook: runs[0]!.spec.hook, seeds: runs.map((r) => r.seed),
-    runs: runSummaries, modes: modes.map((m) => toModeReport(m, options.threshold)), examples: examples(full ?? modes[0]!, runs),
+    // Examples from the live-only matching: a dead feature has no contexts to show, and in the full matching the
+    // low-cosine band is mostly dead features.
+    runs: runSummaries, modes: modes.map((m) => toModeReport(m, options.threshold)),
+    examples: examples(modes.find((m) => m.mode === "live-only") ?? full ?? modes[0]!, runs),
   };
 }
 
