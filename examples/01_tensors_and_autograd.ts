@@ -3,7 +3,7 @@
  * and check one gradient against a finite difference by hand.
  *   npx tsx examples/01_tensors_and_autograd.ts
  */
-import { Tensor, randn, matmul, add, relu, sub, square, mean, backward, noGrad } from "../src/tensor/index.ts";
+import { Tensor, randn, matmul, relu, sub, square, mean, backward, noGrad } from "../src/tensor/index.ts";
 import { Rng } from "../src/tensor/rng.ts";
 
 const rng = Rng.stream(1, "example/autograd");

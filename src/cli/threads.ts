@@ -14,10 +14,6 @@ export function applyThreads(flag: number | undefined): number {
   return n ?? 0;
 }
 
-export function requestedThreads(): number | null {
-  return applied;
-}
-
 /** The thread count in force: the requested one, else every core. */
 export function threadCount(): number {
   return applied ?? os.availableParallelism();

@@ -74,7 +74,7 @@ export function renderMarkdown(report: StabilityReport): string {
   return lines.join("\n");
 }
 
-function modeSection(c: ConditionReport, m: ModeReport, threshold: number): string {
+function modeSection(m: ModeReport, threshold: number): string {
   const series = [
     { label: `observed (${m.pooled.length})`, values: m.pooled, color: "#2a6fdb" },
     { label: "null (random dictionaries)", values: m.nullPooled, color: "#999" },
@@ -96,7 +96,7 @@ export function renderHtml(report: StabilityReport): string {
   const rows = tableRows(report).map((r) => `<tr><td>${esc(r.condition)}</td><td>${r.mode}</td><td>${r.median}</td><td>${r.medianCi}</td><td>${r.fraction}</td><td>${r.fractionCi}</td><td>${r.pwmcc}</td><td>${r.nullMedian}</td><td>${r.pValue}</td><td>${r.dead}</td><td>${r.fvu}</td></tr>`).join("");
   const conditions = report.conditions.map((c) => `<section><h3>Layer ${c.layer} · ${c.features} features · k ${c.k} · ${esc(c.recipe)} <small>(${esc(c.hook)}, seeds ${c.seeds.join(", ")})</small></h3>
 <div class="charts">${barSvg(c.runs.map((r) => `s${r.seed}`), c.runs.map((r) => r.deadFraction), { yLabel: "dead fraction", max: 1, color: "#c74" })}${barSvg(c.runs.map((r) => `s${r.seed}`), c.runs.map((r) => r.fvu), { yLabel: "FVU", color: "#4a7" })}</div>
-${c.modes.map((m) => modeSection(c, m, report.threshold)).join("")}
+${c.modes.map((m) => modeSection(m, report.threshold)).join("")}
 ${examplesSection(c)}</section>`).join("");
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(report.title)}</title>
 <style>body{font:14px/1.45 system-ui,sans-serif;margin:24px auto;max-width:1100px;color:#222}table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:3px 6px;font-size:12px;vertical-align:top}th{background:#f3f3f3}.charts{display:flex;flex-wrap:wrap;gap:12px}.warn{background:#fff3cd;border:1px solid #e0c36b;padding:8px}section{border-top:2px solid #ddd;margin-top:18px}ul{margin:2px 0;padding-left:16px}small{color:#666;font-weight:normal}</style></head>
