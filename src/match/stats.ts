@@ -169,7 +169,8 @@ interface NullModel {
  * recomputing identical numbers; it changes no result.
  */
 const nullModelMemo = new Map<string, NullModel>();
-const NULL_MEMO_LIMIT = 32;
+/** Few entries: one null model holds every pair's matched values of its first draw (MBs at n = 8192, 20 seeds). */
+const NULL_MEMO_LIMIT = 8;
 
 function randomDictionaryNull(shapes: { n: number; d: number }[], seeds: number[], draws: number, rngSeed: number, threshold: number): NullModel {
   const key = JSON.stringify({ shapes, draws, rngSeed, threshold }); // seeds only label pairs

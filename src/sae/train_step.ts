@@ -42,9 +42,9 @@ export interface ParamGrads {
  * in JavaScript loops: 3·k·d multiply-adds per row. "dense" writes the codes into a [rows, d_sae] matrix that is
  * mostly zeros and uses three matmuls: 3·d_sae·d per row, but in the WebAssembly SIMD kernel, ~40× faster per
  * operation. Dense therefore wins for small dictionaries (d_sae ≤ 16·k; measured on one thread: n 128, k 32
- * trains 2.4× faster dense, n 512, k 32 1.1–1.25×, while at d_sae = 32·k sparse is 1.15–1.3× faster). Both compute the same gradients (tested against each
- * other); the choice depends only on (d_sae, k), so a configuration always takes the same path and stays
- * bit-reproducible.
+ * trains 2.4× faster dense, n 512, k 32 1.1–1.25×, while at d_sae = 32·k sparse is 1.15–1.3× faster). Both
+ * compute the same gradients (tested against each other); the choice depends only on (d_sae, k), so a
+ * configuration always takes the same path and stays bit-reproducible.
  */
 export const DENSE_LATENTS_MAX_RATIO = 16;
 
@@ -159,23 +159,11 @@ function backwardThroughLatents(
   }
 }
 
-/**
- * The dense path's decoder forward: x̂ = b_dec + Z·W_dec with Z [rows, d_sae] holding act(val) at the kept latents.
- */
-function decodeDense(p: SAEParams, cfg: SAETrainConfig, ws: StepWorkspace, rows: number): void {
+/** The dense path's decoder forward: x̂ = b_dec + Z·W_dec, Z [rows, d_sae] already holding act(val) at the kept latents. */
+function decodeDense(p: SAEParams, ws: StepWorkspace, rows: number): void {
   const { dIn, dSae } = p;
-  const k = cfg.k;
-  const relu = cfg.recipe === "topk";
-  const z = ws.z;
-  z.fill(0, 0, rows * dSae);
-  for (let r = 0; r < rows; r++) {
-    for (let s = 0; s < k; s++) {
-      const v = ws.val[r * k + s]!;
-      z[r * dSae + ws.idx[r * k + s]!] = relu ? (v > 0 ? v : 0) : v;
-    }
-  }
   for (let r = 0; r < rows; r++) ws.xhat.set(p.bDec, r * dIn);
-  matmul({ a: z, b: p.wDec, c: ws.xhat, m: rows, n: dIn, k: dSae, accumulate: true });
+  matmul({ a: ws.z, b: p.wDec, c: ws.xhat, m: rows, n: dIn, k: dSae, accumulate: true });
 }
 
 /**
@@ -242,7 +230,9 @@ export function lossAndGradients(p: SAEParams, cfg: SAETrainConfig, ws: StepWork
   for (let i = 0; i < rows * dSae; i++) if (pre[i] !== pre[i]) throw new RangeError(`SAE forward produced NaN pre-activations (row ${Math.floor(i / dSae)}); the weights have diverged`);
   topkRows(pre, rows, dSae, k, ws.val, ws.idx);
 
-  const dense = ws.z.length > 0;
+  // One pass over the kept latents: count firing, and either decode sparsely or fill the dense code matrix Z.
+  const dense = ws.path === "dense";
+  if (dense) ws.z.fill(0, 0, rows * dSae);
   let firing = 0;
   const xhat = ws.xhat;
   for (let r = 0; r < rows; r++) {
@@ -251,16 +241,21 @@ export function lossAndGradients(p: SAEParams, cfg: SAETrainConfig, ws: StepWork
     for (let s = 0; s < k; s++) {
       const v = ws.val[r * k + s]!;
       const z = topk ? (v > 0 ? v : 0) : v;
+      const j = ws.idx[r * k + s]!;
       if (topk ? v > 0 : true) {
         firing++;
-        if (firedOut) firedOut[ws.idx[r * k + s]!] = 1;
+        if (firedOut) firedOut[j] = 1;
       }
-      if (dense || z === 0) continue;
-      const w = ws.idx[r * k + s]! * dIn;
+      if (dense) {
+        ws.z[r * dSae + j] = z;
+        continue;
+      }
+      if (z === 0) continue;
+      const w = j * dIn;
       for (let c = 0; c < dIn; c++) xhat[o + c] += z * p.wDec[w + c]!;
     }
   }
-  if (dense) decodeDense(p, cfg, ws, rows);
+  if (dense) decodeDense(p, ws, rows);
 
   // Main loss and ∂L/∂x̂.
   let sse = 0;

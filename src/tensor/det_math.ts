@@ -1,7 +1,7 @@
 /**
  * exp(x) from + − × ÷ and a table of powers of two — every operation exactly rounded IEEE, so the result is the
- * same bit pattern on every engine (Math.exp is not required to be correctly rounded), and it is about twice as
- * fast as Math.tanh for GPT-2's GELU, which calls it 6 million times per layer of a 2048-token batch.
+ * same bit pattern on every engine (Math.exp is not required to be correctly rounded). GPT-2's softmax uses it,
+ * and so does the scalar GELU (1.8× faster than the Math.tanh form, measured), which the scalar matmul kernels use.
  *
  * Method: x·log2(e) = n + f with n an integer and |f| ≤ 1/2, so exp(x) = 2^n · e^g with g = f·ln 2, |g| ≤ 0.347.
  * e^g is its Taylor polynomial to degree 13 (truncation ≤ 0.347^14/14! ≈ 4e-18 relative); 2^n is exact, read
@@ -34,7 +34,7 @@ const GELU_C = Math.sqrt(2 / Math.PI);
 /**
  * GELU, tanh approximation (GPT-2's "gelu_new"): 0.5·x·(1 + tanh(u)), u = √(2/π)·(x + 0.044715·x³).
  * Computed as x / (1 + e^(−2u)), the same function (0.5·(1 + tanh u) = σ(2u)), with detExp: no cancellation for
- * negative x, identical bits on every engine, and twice as fast as Math.tanh. (The WebAssembly GEMM has its own
+ * negative x, identical bits on every engine, and 1.8× faster than the Math.tanh form. (The WebAssembly GEMM has its own
  * float32 SIMD version as a matmul epilogue: ./wasm/gelu_kernel.ts.)
  */
 export function geluScalar(v: number): number {

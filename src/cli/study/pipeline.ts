@@ -7,7 +7,7 @@ import { loadModel, type LoadedModel } from "../../gpt2/loader.ts";
 import { loadCorpus, type Corpus } from "../../data/corpus.ts";
 import { makeWindows, faithfulSeedStudyWindows, selectTrainingRows, describeRow, type TokenWindows, KIND_REAL } from "../../data/windows.ts";
 import { buildActivationCache, type ActivationCache } from "../../data/activation_cache.ts";
-import { selectRows } from "../../data/rows.ts";
+import { selectRows, type RowSource } from "../../data/rows.ts";
 import { createProgress, silentProgress, type ProgressBar } from "../progress.ts";
 import { writeJsonAtomic } from "../receipts.ts";
 import { mkdirSync } from "node:fs";
@@ -49,6 +49,8 @@ export interface TrainingContext {
   documentIds: readonly string[];
   receipts: Record<string, unknown>;
   threads: number;
+  /** The rows of the hook read last (see rowsForHook). */
+  lastHookRows?: { hook: string; rows: RowSource };
 }
 
 export function trainingContext(spec: SweepSpec, outDir: string, cache: ActivationCache, receipts: Record<string, unknown>, threads: number): TrainingContext {
@@ -58,10 +60,19 @@ export function trainingContext(spec: SweepSpec, outDir: string, cache: Activati
   return { spec, outDir, cache, trainingRowIds, realTokens, documentIds: cache.manifest.corpus.documentIds, receipts, threads };
 }
 
+/**
+ * The training rows of one hook. Reading a hook means reading all its chunk files (3 GB at 10⁶ tokens), and runs
+ * come condition by condition, so the last hook read is kept for the next run rather than read again per seed.
+ */
+function rowsForHook(ctx: TrainingContext, hook: string): RowSource {
+  if (ctx.lastHookRows?.hook !== hook) ctx.lastHookRows = { hook, rows: selectRows(ctx.cache.rows(hook), ctx.trainingRowIds) };
+  return ctx.lastHookRows.rows;
+}
+
 /** Train one (condition, seed) into its run directory (skipped when already complete). */
 export function trainRun(ctx: TrainingContext, condition: Condition, seed: number, onProgress?: (done: number, extra: string) => void): void {
   const hook = hookFor(ctx.spec, condition.layer);
-  const rows = selectRows(ctx.cache.rows(hook), ctx.trainingRowIds);
+  const rows = rowsForHook(ctx, hook);
   runOne(ctx.outDir, {
     spec: ctx.spec, condition, seed, rows, realTokens: ctx.realTokens, threads: ctx.threads,
     describeRow: (row) => describeRow(ctx.cache.windows, ctx.trainingRowIds[row]!, ctx.documentIds),

@@ -101,7 +101,7 @@ class BlockParser {
     const take = (key: string, rest: string, line: Line) => {
       if (!KEY.test(key)) this.fail(line, `"${key}" is not a plain key (letters, digits, _ and -)`);
       if (Object.prototype.hasOwnProperty.call(out, key)) this.fail(line, `key "${key}" appears twice`);
-      out[key] = rest === "" ? this.nested(indent, line) : parseInline(rest, (m) => this.fail(line, m));
+      out[key] = rest === "" ? this.nested(indent) : parseInline(rest, (m) => this.fail(line, m));
     };
     if (seed) take(seed.key, seed.rest, seed.line);
     while (this.position < this.lines.length) {
@@ -117,7 +117,7 @@ class BlockParser {
   }
 
   /** The value of `key:` with nothing after the colon: a deeper block, or null when none follows. */
-  private nested(parentIndent: number, line: Line): YamlValue {
+  private nested(parentIndent: number): YamlValue {
     const next = this.lines[this.position];
     if (next === undefined || next.indent <= parentIndent) {
       // A sequence may sit at the key's own indentation ("key:\n- a"), as YAML allows.
@@ -126,7 +126,6 @@ class BlockParser {
       }
       return null;
     }
-    void line;
     return this.block(next.indent);
   }
 
@@ -140,7 +139,7 @@ class BlockParser {
       this.position++;
       const rest = line.text.slice(1).trimStart();
       if (rest === "") {
-        out.push(this.nested(indent, line));
+        out.push(this.nested(indent));
         continue;
       }
       if (rest.startsWith("- ")) this.fail(line, "nested block sequences on one line are not supported; use [a, b]");
