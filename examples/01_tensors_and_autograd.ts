@@ -3,8 +3,7 @@
  * and check one gradient against a finite difference by hand.
  *   npx tsx examples/01_tensors_and_autograd.ts
  */
-import { Tensor, randn, matmul, relu, sub, square, mean, backward, noGrad } from "../src/tensor/index.ts";
-import { Rng } from "../src/tensor/rng.ts";
+import { Tensor, randn, matmul, relu, sub, square, mean, backward, noGrad, Rng } from "sae-seeds/tensor";
 
 const rng = Rng.stream(1, "example/autograd");
 const x = randn([4, 3], rng);                          // a batch of 4 inputs with 3 features

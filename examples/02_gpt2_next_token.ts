@@ -5,11 +5,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { loadCheckpoint } from "../src/gpt2/loader.ts";
-import { resolveWeightsDir } from "../src/gpt2/weights_location.ts";
-import { randomGPT2Weights } from "../src/gpt2/random_model.ts";
-import { forward } from "../src/gpt2/model.ts";
-import { encode, decodeToken } from "../src/gpt2/tokenizer.ts";
+import { loadCheckpoint, resolveWeightsDir, randomGPT2Weights, forward, encode, decodeToken } from "sae-seeds/gpt2";
 
 const dir = resolveWeightsDir();
 const real = !process.argv.includes("--tiny") && existsSync(join(dir, "model.safetensors"));

@@ -3,14 +3,9 @@
  * documents, Gao et al.'s recipe, then the most frequent feature's top-activating contexts.
  *   npx tsx examples/03_train_one_sae.ts
  */
-import { randomGPT2Weights } from "../src/gpt2/random_model.ts";
-import { forward } from "../src/gpt2/model.ts";
-import { loadBrownCorpus } from "../src/data/corpus.ts";
-import { makeWindows, selectTrainingRows, describeRow } from "../src/data/windows.ts";
-import { defaultTrainConfig } from "../src/sae/config.ts";
-import { trainSAE } from "../src/sae/trainer.ts";
-import { arrayRows, selectRows } from "../src/data/rows.ts";
-import { analyseFeatures } from "../src/sae/analysis.ts";
+import { randomGPT2Weights, forward } from "sae-seeds/gpt2";
+import { loadBrownCorpus, makeWindows, selectTrainingRows, describeRow, arrayRows, selectRows } from "sae-seeds/data";
+import { defaultTrainConfig, trainSAE, analyseFeatures } from "sae-seeds/sae";
 
 const gpt2 = randomGPT2Weights({ nLayer: 2, nHead: 4, nEmbd: 64, nPositions: 64, vocabSize: 50257, layerNormEpsilon: 1e-5 }, 0);
 const corpus = loadBrownCorpus();

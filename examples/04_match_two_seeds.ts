@@ -3,11 +3,10 @@
  * structure, match their decoders with the Hungarian algorithm, and compare with random dictionaries.
  *   npx tsx examples/04_match_two_seeds.ts
  */
-import { Rng } from "../src/tensor/rng.ts";
-import { defaultTrainConfig } from "../src/sae/config.ts";
-import { trainSAE } from "../src/sae/trainer.ts";
-import { arrayRows } from "../src/data/rows.ts";
-import { alignDictionaries } from "../src/match/align.ts";
+import { Rng } from "sae-seeds/tensor";
+import { arrayRows } from "sae-seeds/data";
+import { defaultTrainConfig, trainSAE } from "sae-seeds/sae";
+import { alignDictionaries } from "sae-seeds/match";
 
 // Data made of 2 active "true features" per row out of 24: a world where features exist.
 const d = 16, atoms = 24, n = 3000;

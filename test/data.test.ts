@@ -7,8 +7,9 @@ import { loadBrownCorpus, loadJsonlCorpus, loadTextCorpus, corpusHash, CorpusErr
 import { detokenise, stripTag } from "../src/data/brown.ts";
 import { makeWindows, faithfulSeedStudyWindows, selectTrainingRows, describeRow, KIND_REAL, KIND_BOS, KIND_PAD } from "../src/data/windows.ts";
 import { encode, BOS_ID } from "../src/gpt2/tokenizer.ts";
-
-const SEED_STUDY = join(import.meta.dirname, "..", "..", "shared", "data", "seed-study", "openwebtext_sample.jsonl");
+import { writeStudyShapedCorpus, STUDY_SHAPED_DOCUMENTS } from "./helpers/study_corpus.ts";
+import { sharedCorpusPath, isPinnedCopy } from "../src/data/study_corpus.ts";
+import { existsSync } from "node:fs";
 
 describe("Brown corpus", () => {
   const brown = loadBrownCorpus();
@@ -83,15 +84,28 @@ describe("token windows", () => {
     expect(ctx.text).toMatch(/«.+»/);
   });
 
+  // The window logic on the study's shape: our own corpus of 98 one-sentence documents (no ../shared needed).
   it("faithful seed-study windows take the first 31 documents and count padding as rows", () => {
-    const corpus = loadJsonlCorpus(SEED_STUDY);
-    expect(corpus.documents).toHaveLength(98);
+    const corpus = loadJsonlCorpus(writeStudyShapedCorpus(mkdtempSync(join(tmpdir(), "study-"))));
+    expect(corpus.documents).toHaveLength(STUDY_SHAPED_DOCUMENTS);
     const w = faithfulSeedStudyWindows(corpus.documents, { seqLen: 64, maxTokens: 2000 });
-    expect(w.documentsUsed).toBe(31);
+    expect(w.documentsUsed).toBe(31); // floor(2000 / 64): the study counted padded positions against max_tokens
     expect(w.nWindows * 64).toBe(1984);
     expect(w.bosTokens).toBe(31);
+    const expectedReal = corpus.documents.slice(0, 31).reduce((s, d) => s + Math.min(encode(d.text).length, 63), 0);
+    expect(w.realTokens).toBe(expectedReal);
     // The study trained on every position; most of them were padding. Reported, not hidden:
     expect(w.padTokens).toBe(1984 - 31 - w.realTokens);
     expect(w.padTokens / 1984).toBeGreaterThan(0.5);
+  });
+
+  // The same numbers on the study's own corpus, where this machine has a copy (a user's clone does not).
+  const shared = sharedCorpusPath();
+  it.skipIf(!existsSync(shared))(`the study's own corpus gives the same window counts (needs ${shared})`, () => {
+    expect(isPinnedCopy(shared)).toBe(true);
+    const corpus = loadJsonlCorpus(shared);
+    expect(corpus.documents).toHaveLength(98);
+    const w = faithfulSeedStudyWindows(corpus.documents, { seqLen: 64, maxTokens: 2000 });
+    expect([w.documentsUsed, w.nWindows * 64, w.bosTokens, w.realTokens + w.padTokens]).toEqual([31, 1984, 31, 1984 - 31]);
   });
 });

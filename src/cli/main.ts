@@ -58,7 +58,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && /(^|[\\/])(main\.ts|sae-seeds(\.mjs)?)$/.test(process.argv[1]);
+const invokedDirectly = process.argv[1] !== undefined && /(^|[\\/])(main\.[jt]s|sae-seeds(\.mjs)?)$/.test(process.argv[1]);
 if (invokedDirectly || process.env.SAE_SEEDS_CLI === "1") {
   const code = await main(process.argv.slice(2));
   process.exitCode = code;

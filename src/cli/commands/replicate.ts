@@ -4,13 +4,12 @@
  *   (default)    faithful (when the study's corpus is available) and corrected, printed beside the study's table
  *   --scale      the "publishable minimum" sweep (400 runs; resumable; `plan --preset scale` prices it)
  */
-import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "../command.ts";
 import { MODEL_FLAGS } from "../command.ts";
 import { applyThreads, processCount, threadCount } from "../threads.ts";
 import { currentCliEntry } from "../study/run_pool.ts";
-import { parseIntList } from "../args.ts";
+import { parseIntList, UsageError } from "../args.ts";
 import { correctedSpec, faithfulSpec, scaleSpec, STUDY_TABLE, STUDY_DEAD_FRACTION_LAYER0 } from "../study/presets.ts";
 import { runSweep } from "../study/pipeline.ts";
 import { buildStabilityReport, findRuns } from "../study/stability.ts";
@@ -20,8 +19,39 @@ import { DEFAULT_HUB_URL } from "../../gpt2/hub.ts";
 import { obtainModel } from "../obtain_model.ts";
 import type { StabilityReport } from "../report/model.ts";
 import type { SweepSpec } from "../study/spec.ts";
+import { CorpusDownloadError, DEFAULT_RAW_URL, downloadPinnedCorpus, isPinnedCopy, locateStudyCorpus, SEED_STUDY_CORPUS } from "../../data/study_corpus.ts";
 
-export const DEFAULT_STUDY_CORPUS = "../shared/data/seed-study/openwebtext_sample.jsonl";
+/**
+ * The study's corpus for the faithful replication: --corpus, else corpora/seed-study/, else ../shared, else a
+ * download from the pinned commit (unless offline). null (with one line said) when it cannot be had and the
+ * faithful part is optional; an error when --faithful asked for it.
+ */
+async function studyCorpus(flags: Record<string, unknown>, log: (line: string) => void): Promise<string | null> {
+  const explicit = flags.corpus as string | undefined;
+  const found = locateStudyCorpus(explicit);
+  if (found) {
+    if (found.origin === "explicit" && !isPinnedCopy(found.path)) {
+      throw new UsageError(`${explicit} is not the seed study's corpus (its sha256 is not the pinned ${SEED_STUDY_CORPUS.sha256.slice(0, 12)}…); to run the study's recipe on other data use \`sweep --preset faithful --corpus ${explicit}\``);
+    }
+    return found.path;
+  }
+  const required = Boolean(flags.faithful);
+  const skip = (why: string): null => {
+    const message = `${why}; get it with \`npx tsx src/cli/main.ts download --corpus seed-study\` or pass --corpus PATH`;
+    if (required) throw new Error(`the seed study's corpus is needed for --faithful: ${message}`);
+    log(`faithful replication skipped: ${message}`);
+    return null;
+  };
+  if (flags.offline) return skip("the seed study's corpus is not in corpora/seed-study/ or ../shared/data/seed-study/ and --offline forbids downloading it");
+  try {
+    const got = await downloadPinnedCorpus(SEED_STUDY_CORPUS, { rawUrl: flags["corpus-url"] as string });
+    log(`seed study corpus: downloaded ${got.url} into ${got.path} (sha256 verified)`);
+    return got.path;
+  } catch (e) {
+    if (!(e instanceof CorpusDownloadError)) throw e;
+    return skip(e.message);
+  }
+}
 
 function cell(report: StabilityReport | null, layer: number, features: number, k: number, mode: string): string {
   const c = report?.conditions.find((x) => x.layer === layer && x.features === features && x.k === k);
@@ -81,7 +111,8 @@ export const replicateCommand: Command = {
     ...MODEL_FLAGS,
     faithful: { type: "boolean", description: "only the faithful replication" },
     scale: { type: "boolean", description: "the publishable-minimum sweep (400 runs, resumable)" },
-    corpus: { type: "string", description: "the study's corpus (JSONL)", default: DEFAULT_STUDY_CORPUS },
+    corpus: { type: "string", description: "the study's corpus (default: corpora/seed-study/, then ../shared/data/seed-study/, then a verified download)" },
+    "corpus-url": { type: "string", description: "raw-file server for the corpus download", default: DEFAULT_RAW_URL },
     seeds: { type: "list", description: "override the seeds (default 1-5; 1-20 with --scale)" },
     out: { type: "string", description: "output root", default: "runs/replicate" },
     cache: { type: "string", description: "activation cache root", default: "cache" },
@@ -94,6 +125,8 @@ export const replicateCommand: Command = {
   },
   async run({ flags }) {
     applyThreads(flags.threads as number | undefined);
+    // The corpus first: it is cheap to look for, and --faithful without it should fail before loading a model.
+    const corpus = flags.scale ? null : await studyCorpus(flags, (line) => process.stderr.write(line + "\n"));
     const { model, modelName } = await obtainModel({
       model: flags.model as string, weightsDir: flags.weights as string | undefined, download: !flags.offline,
       hubUrl: flags["hub-url"] as string, quiet: Boolean(flags.quiet), log: (line) => process.stderr.write(line + "\n"),
@@ -108,15 +141,8 @@ export const replicateCommand: Command = {
       console.log(`scale sweep done: ${report.conditions.length} conditions; report in ${join(root, `scale${tag}`, "report.html")}`);
       return;
     }
-    const corpus = flags.corpus as string;
     let faithful: StabilityReport | null = null;
-    if (existsSync(corpus)) {
-      faithful = await runAndReport(withOverrides(faithfulSpec(corpus)), join(root, `faithful${tag}`), flags, model);
-    } else if (flags.faithful) {
-      throw new Error(`the seed study's corpus ${corpus} is not there; pass --corpus PATH to its openwebtext_sample.jsonl`);
-    } else {
-      process.stderr.write(`faithful replication skipped: ${corpus} not found (pass --corpus PATH)\n`);
-    }
+    if (corpus) faithful = await runAndReport(withOverrides(faithfulSpec(corpus)), join(root, `faithful${tag}`), flags, model);
     const corrected = flags.faithful ? null : await runAndReport(withOverrides(correctedSpec()), join(root, `corrected${tag}`), flags, model);
     console.log(`model: ${model.label}`);
     console.log(sideBySide(faithful, corrected));

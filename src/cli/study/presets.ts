@@ -5,6 +5,7 @@
  */
 import type { Condition, SweepSpec } from "./spec.ts";
 import { gridConditions } from "./spec.ts";
+import { locateStudyCorpus, storedCorpusPath } from "../../data/study_corpus.ts";
 
 export const STUDY_CONDITIONS = (recipe: "topk" | "seed-report"): Condition[] => [
   { layer: 0, features: 128, k: 8, recipe },
@@ -55,7 +56,8 @@ export function scaleSpec(): SweepSpec {
 }
 
 export const PRESETS: Record<string, (corpus?: string) => SweepSpec> = {
-  faithful: (corpus) => faithfulSpec(corpus ?? "../shared/data/seed-study/openwebtext_sample.jsonl"),
+  // Without --corpus: the verified copy from `download --corpus seed-study` (or ../shared), else where it would be.
+  faithful: (corpus) => faithfulSpec(corpus ?? locateStudyCorpus()?.path ?? storedCorpusPath()),
   corrected: () => correctedSpec(),
   scale: () => scaleSpec(),
 };

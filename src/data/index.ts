@@ -1,0 +1,8 @@
+/** Public API of the data module: corpora, token windows, the activation cache, row sources, the study's corpus. */
+export * from "./corpus.ts";
+export * from "./brown.ts";
+export * from "./study_corpus.ts";
+export * from "./windows.ts";
+export * from "./activation_cache.ts";
+export * from "./rows.ts";
+export * from "./json_files.ts";

@@ -1,0 +1,12 @@
+/** Public API of the GPT-2 module: config, safetensors I/O, weights, the forward pass with hooks, tokenizer, hub. */
+export * from "./config.ts";
+export * from "./safetensors.ts";
+export * from "./weights.ts";
+export * from "./checkpoint_writer.ts";
+export * from "./random_model.ts";
+export * from "./loader.ts";
+export * from "./weights_location.ts";
+export * from "./hooks.ts";
+export * from "./model.ts";
+export * from "./tokenizer.ts";
+export * from "./hub.ts";
