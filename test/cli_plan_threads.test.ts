@@ -4,7 +4,7 @@ import { applyThreads, processCount } from "../src/cli/threads.ts";
 import { getThreads, setThreads } from "../src/tensor/wasm/index.ts";
 import { estimatePlan, formatPlan } from "../src/cli/study/plan.ts";
 import { gridConditions, type SweepSpec } from "../src/cli/study/spec.ts";
-import { DEFAULT_SPEC } from "../src/cli/commands/study.ts";
+import { DEFAULT_SPEC } from "../src/cli/study/spec.ts";
 
 const before = getThreads();
 afterAll(() => setThreads(before));

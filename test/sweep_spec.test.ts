@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseYamlSubset, YamlSubsetError } from "../src/cli/study/yaml.ts";
 import { readSpecFile } from "../src/cli/study/spec.ts";
-import { DEFAULT_SPEC } from "../src/cli/commands/study.ts";
+import { DEFAULT_SPEC } from "../src/cli/study/spec.ts";
 
 describe("YAML subset for sweep specs", () => {
   it("reads mappings, block and flow sequences, scalars and comments", () => {
@@ -98,9 +98,9 @@ describe("sweep spec files", () => {
 
   it("fail in one line on unknown keys, wrong types and bad values", () => {
     expect(() => readSpecFile(write("u.yaml", "sedes: [1]\n"), DEFAULT_SPEC)).toThrow(/unknown key "sedes"/);
-    expect(() => readSpecFile(write("t.yaml", "seqLen: sixty\n"), DEFAULT_SPEC)).toThrow(/"seqLen" must be a number/);
-    expect(() => readSpecFile(write("l.json", '{"seeds": [1, "2"]}'), DEFAULT_SPEC)).toThrow(/"seeds" must be a list of integers/);
-    expect(() => readSpecFile(write("w.yaml", "windowing: sliding\n"), DEFAULT_SPEC)).toThrow(/windowing "sliding"/);
+    expect(() => readSpecFile(write("t.yaml", "seqLen: sixty\n"), DEFAULT_SPEC)).toThrow(/t\.yaml: seqLen must be an integer ≥ 2, got "sixty"/);
+    expect(() => readSpecFile(write("l.json", '{"seeds": [1, "2"]}'), DEFAULT_SPEC)).toThrow(/seeds must be a list of integers ≥ 0 without repeats/);
+    expect(() => readSpecFile(write("w.yaml", "windowing: sliding\n"), DEFAULT_SPEC)).toThrow(/windowing must be one of standard, faithful, got "sliding"/);
     expect(() => readSpecFile(write("c.yaml", "conditions:\n- {layer: 0, k: 8}\n"), DEFAULT_SPEC)).toThrow(/\{layer, features, k, recipe\}/);
     expect(() => readSpecFile(join(dir, "missing.yaml"), DEFAULT_SPEC)).toThrow(/ENOENT; check the --config path/);
     expect(() => readSpecFile(write("bad.json", "{"), DEFAULT_SPEC)).toThrow(/is not valid JSON/);

@@ -1,16 +1,36 @@
 /**
- * A strict command-line parser: every flag a command accepts is declared with its type, so an unknown flag,
- * a missing value or a malformed number is one clear error line naming the flag and what would be valid.
+ * A strict command-line parser, and the one set of value rules that flags and spec files share.
+ *
+ * Every flag a command accepts is declared with its type and, where it has one, its domain (min/max, choices, no
+ * repeats). An unknown flag, a missing value, a malformed number or a value outside its domain is one error line
+ * naming the flag and what would be valid. Spec files (study/spec.ts) check their keys with the same FlagSpec and the
+ * same `checkValue`, so `--epochs 0` and `epochs: 0` are refused by the same rule in the same words.
+ *
+ * A flag that is not given is absent from the result unless its spec has a `default`: callers that layer settings
+ * (flag > spec file > preset > default) leave `default` out and test `!== undefined`, so 0 is a value, never "unset".
  */
-export type FlagType = "string" | "int" | "number" | "boolean" | "list";
+export type FlagType = "string" | "int" | "number" | "boolean" | "list" | "ints";
 
 export interface FlagSpec {
   type: FlagType;
   description: string;
-  default?: string | number | boolean | string[];
+  default?: FlagValue;
+  /** Shown in --help as the default when the default lives elsewhere (a spec layer), not in `default`. */
+  shownDefault?: string;
+  /** int, number, ints: smallest allowed value (inclusive). */
+  min?: number;
+  /** number: values must be strictly greater than this. */
+  above?: number;
+  /** int, number, ints: largest allowed value (inclusive). */
+  max?: number;
+  /** string, list: the allowed values. */
+  choices?: readonly string[];
+  /** ints, list: no value may repeat. */
+  unique?: boolean;
 }
 
-export type FlagValues = Record<string, string | number | boolean | string[] | undefined>;
+export type FlagValue = string | number | boolean | string[] | number[];
+export type FlagValues = Record<string, FlagValue | undefined>;
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -21,9 +41,109 @@ export interface ParsedArgs {
   positionals: string[];
 }
 
+/** The domain of a spec in words: "an integer ≥ 1", "a number > 0", "one of raw, centered", … */
+export function ruleText(spec: FlagSpec): string {
+  const bounds = (what: string) => {
+    const parts: string[] = [];
+    if (spec.above !== undefined) parts.push(`> ${spec.above}`);
+    if (spec.min !== undefined) parts.push(`≥ ${spec.min}`);
+    if (spec.max !== undefined) parts.push(`≤ ${spec.max}`);
+    return parts.length ? `${what} ${parts.join(" and ")}` : what;
+  };
+  switch (spec.type) {
+    case "int":
+      return bounds("an integer");
+    case "number":
+      return bounds("a finite number");
+    case "boolean":
+      return "true or false";
+    case "ints":
+      return `a list of ${bounds("integers")}${spec.unique ? " without repeats" : ""} (e.g. 1,2,3 or 1-5)`;
+    case "list":
+      return spec.choices ? `a list of ${spec.choices.join(", ")}${spec.unique ? " without repeats" : ""}` : "a comma-separated list";
+    case "string":
+      return spec.choices ? `one of ${spec.choices.join(", ")}` : "a non-empty string";
+  }
+}
+
+function show(value: unknown): string {
+  return typeof value === "string" ? `"${value}"` : JSON.stringify(value) ?? String(value);
+}
+
+function inBounds(spec: FlagSpec, v: number): boolean {
+  return (spec.min === undefined || v >= spec.min) && (spec.max === undefined || v <= spec.max) && (spec.above === undefined || v > spec.above);
+}
+
+/**
+ * Check a typed value (from a spec file, or a flag's text already converted) against a spec: returns it, or throws one
+ * line "<label> must be <rule>, got <value>". `label` is "--epochs" for a flag, "sweep spec f.yaml: epochs" for a file.
+ */
+export function checkValue(label: string, spec: FlagSpec, value: unknown, shown: unknown = value): FlagValue {
+  const fail = (): never => {
+    throw new UsageError(`${label} must be ${ruleText(spec)}, got ${show(shown)}`);
+  };
+  switch (spec.type) {
+    case "int":
+      if (typeof value !== "number" || !Number.isSafeInteger(value) || !inBounds(spec, value)) fail();
+      return value as number;
+    case "number":
+      if (typeof value !== "number" || !Number.isFinite(value) || !inBounds(spec, value)) fail();
+      return value as number;
+    case "boolean":
+      if (typeof value !== "boolean") fail();
+      return value as boolean;
+    case "string":
+      if (typeof value !== "string" || value.trim() === "" || (spec.choices && !spec.choices.includes(value))) fail();
+      return value as string;
+    case "ints": {
+      if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === "number" && Number.isSafeInteger(v) && inBounds(spec, v))) fail();
+      if (spec.unique && new Set(value as number[]).size !== (value as number[]).length) fail();
+      return value as number[];
+    }
+    case "list": {
+      if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === "string" && v !== "" && (!spec.choices || spec.choices.includes(v)))) fail();
+      if (spec.unique && new Set(value as string[]).size !== (value as string[]).length) fail();
+      return value as string[];
+    }
+  }
+}
+
+/** Integers from a comma list such as "1,2,3" or ranges "1-5"; NaN marks a piece that is neither (checkValue refuses it). */
+function intsFromText(raw: string): number[] {
+  return raw.split(",").map((s) => s.trim()).flatMap((piece) => {
+    const range = /^(\d+)-(\d+)$/.exec(piece);
+    if (range) {
+      const [a, b] = [Number(range[1]), Number(range[2])];
+      if (b < a || b - a > 1_000_000) return [NaN];
+      return Array.from({ length: b - a + 1 }, (_, i) => a + i);
+    }
+    return /^-?\d+$/.test(piece) ? [Number(piece)] : [NaN];
+  });
+}
+
+/** A flag's text converted to its type and checked against its domain. */
+export function convertFlag(name: string, spec: FlagSpec, raw: string): FlagValue {
+  const label = `--${name}`;
+  switch (spec.type) {
+    case "string":
+      return checkValue(label, spec, raw);
+    case "list":
+      return checkValue(label, spec, raw.split(",").map((s) => s.trim()), raw);
+    case "ints":
+      return checkValue(label, spec, intsFromText(raw), raw);
+    case "int":
+      return checkValue(label, spec, /^-?\d+$/.test(raw.trim()) ? Number(raw) : NaN, raw);
+    case "number":
+      return checkValue(label, spec, raw.trim() === "" ? NaN : Number(raw), raw);
+    case "boolean":
+      throw new UsageError(`${label}: booleans take no value`);
+  }
+}
+
 export function parseArgs(command: string, argv: readonly string[], specs: Record<string, FlagSpec>): ParsedArgs {
   const flags: FlagValues = {};
   const positionals: string[] = [];
+  const given = new Set<string>();
   for (const [name, spec] of Object.entries(specs)) if (spec.default !== undefined) flags[name] = spec.default;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
@@ -33,11 +153,13 @@ export function parseArgs(command: string, argv: readonly string[], specs: Recor
     }
     const eq = arg.indexOf("=");
     const name = arg.slice(2, eq >= 0 ? eq : undefined);
-    const spec = specs[name];
+    const spec = Object.hasOwn(specs, name) ? specs[name] : undefined;
     if (!spec) {
       const valid = Object.keys(specs).map((n) => `--${n}`).join(", ");
       throw new UsageError(`unknown flag --${name} for \`sae-seeds ${command}\`; valid flags: ${valid || "(none)"}`);
     }
+    if (given.has(name)) throw new UsageError(`--${name} is given twice; give it once`);
+    given.add(name);
     if (spec.type === "boolean") {
       if (eq >= 0) {
         const v = arg.slice(eq + 1);
@@ -50,55 +172,16 @@ export function parseArgs(command: string, argv: readonly string[], specs: Recor
     }
     const raw = eq >= 0 ? arg.slice(eq + 1) : argv[++i];
     if (raw === undefined || (eq < 0 && raw.startsWith("--"))) throw new UsageError(`--${name} needs a value (${spec.description})`);
-    flags[name] = convert(name, spec, raw);
+    flags[name] = convertFlag(name, spec, raw);
   }
   return { flags, positionals };
-}
-
-function convert(name: string, spec: FlagSpec, raw: string): string | number | string[] {
-  switch (spec.type) {
-    case "string":
-      return raw;
-    case "list":
-      return raw.split(",").map((s) => s.trim()).filter(Boolean);
-    case "int": {
-      if (!/^-?\d+$/.test(raw)) throw new UsageError(`--${name} must be an integer, got "${raw}"`);
-      const v = Number(raw);
-      if (!Number.isSafeInteger(v)) throw new UsageError(`--${name} is out of range: ${raw}`);
-      return v;
-    }
-    case "number": {
-      const v = Number(raw);
-      if (raw.trim() === "" || !Number.isFinite(v)) throw new UsageError(`--${name} must be a finite number, got "${raw}"`);
-      return v;
-    }
-    default:
-      throw new UsageError(`--${name}: unsupported flag type`);
-  }
-}
-
-/** Integers from a comma list such as "1,2,3" or a range "1-5". */
-export function parseIntList(name: string, values: string[]): number[] {
-  const out: number[] = [];
-  for (const v of values) {
-    const range = /^(\d+)-(\d+)$/.exec(v);
-    if (range) {
-      const [a, b] = [Number(range[1]), Number(range[2])];
-      if (b < a) throw new UsageError(`--${name}: range ${v} is backwards`);
-      for (let i = a; i <= b; i++) out.push(i);
-    } else if (/^-?\d+$/.test(v)) {
-      out.push(Number(v));
-    } else {
-      throw new UsageError(`--${name}: "${v}" is not an integer or a range like 1-5`);
-    }
-  }
-  return out;
 }
 
 export function helpText(command: string, summary: string, specs: Record<string, FlagSpec>, usage = ""): string {
   const lines = [`sae-seeds ${command}${usage ? " " + usage : ""}`, "", summary, ""];
   for (const [name, spec] of Object.entries(specs)) {
-    const def = spec.default !== undefined ? ` (default ${Array.isArray(spec.default) ? spec.default.join(",") : String(spec.default)})` : "";
+    const shown = spec.shownDefault ?? (spec.default !== undefined ? (Array.isArray(spec.default) ? spec.default.join(",") : String(spec.default)) : undefined);
+    const def = shown !== undefined ? ` (default ${shown})` : "";
     lines.push(`  --${name}${spec.type === "boolean" ? "" : " <" + spec.type + ">"}  ${spec.description}${def}`);
   }
   return lines.join("\n");

@@ -1,5 +1,6 @@
 /** The shape every `sae-seeds` sub-command has: its flags, a summary for --help, and what it does. */
 import type { FlagSpec, ParsedArgs } from "./args.ts";
+import { MODEL_NAMES } from "../gpt2/loader.ts";
 
 export interface Command {
   name: string;
@@ -11,7 +12,7 @@ export interface Command {
 
 /** Flags shared by every command that needs a GPT-2. */
 export const MODEL_FLAGS: Record<string, FlagSpec> = {
-  model: { type: "string", description: "gpt2 (weights from --weights, SAE_SEEDS_WEIGHTS or weights/gpt2) or random (seeded random GPT-2 small control)", default: "gpt2" },
+  model: { type: "string", choices: MODEL_NAMES, description: "gpt2 (weights from --weights, SAE_SEEDS_WEIGHTS or weights/gpt2) or random (seeded random GPT-2 small control)", default: "gpt2" },
   weights: { type: "string", description: "directory with config.json and model.safetensors" },
-  threads: { type: "int", description: "matmul threads (default: all cores, or SAE_SEEDS_THREADS)" },
+  threads: { type: "int", min: 1, description: "matmul threads (default: all cores, or SAE_SEEDS_THREADS)" },
 };

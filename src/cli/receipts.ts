@@ -101,10 +101,10 @@ function listFiles(dir: string): string[] {
 
 export const MANIFEST_FILE = "manifest.json";
 
-/** Hash every file in a run directory (except the manifest itself) and write manifest.json last. */
-export function writeManifest(dir: string): Manifest {
+/** Hash every file in a run directory (except the manifest itself and `exclude`) and write manifest.json last. */
+export function writeManifest(dir: string, exclude: readonly string[] = []): Manifest {
   const files = listFiles(dir)
-    .filter((f) => relative(dir, f) !== MANIFEST_FILE && !/\.tmp-\d+$/.test(f))
+    .filter((f) => relative(dir, f) !== MANIFEST_FILE && !exclude.includes(relative(dir, f)) && !/\.tmp-\d+$/.test(f))
     .map((f) => ({ path: relative(dir, f), bytes: statSync(f).size, sha256: sha256OfFile(f) }));
   const manifest: Manifest = { complete: true, files };
   writeJsonAtomic(join(dir, MANIFEST_FILE), manifest);

@@ -7,20 +7,32 @@
  *
  * Rows are stored for every position of every window (BOS and padding included), so row = window·seqLen + pos
  * everywhere; which rows an SAE trains on is decided later (selectTrainingRows), and recorded.
+ *
+ * Integrity: the manifest holds the sha256 of every chunk file, of each hook's tensor inside it, and of the tokens
+ * file, and a content hash over them that every run's receipt records. Every read of a hook's rows hashes exactly the
+ * bytes it read (no extra I/O) and compares, so a chunk changed after the build is one clear error, not silently
+ * different training data.
+ *
+ * Concurrency: several processes (a sweep's shards, on several machines sharing the directory) may ask for the same
+ * cache at once. One of them builds it, holding `<key>.lock` (see file_lock.ts), in a temporary directory renamed
+ * into place at the end; the others wait for it. A build that fails removes its temporary directory, and the next
+ * builder removes any left by a builder that was killed.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { forward, type ResidualConvention } from "../gpt2/model.ts";
 import type { LoadedModel } from "../gpt2/loader.ts";
 import { blocksNeededFor } from "../gpt2/hooks.ts";
-import { openSafetensors, writeSafetensors } from "../gpt2/safetensors.ts";
+import { openSafetensors, parseSafetensors, SafetensorsError, writeSafetensors } from "../gpt2/safetensors.ts";
 import { writeJsonAtomic } from "./json_files.ts";
 import type { TokenWindows } from "./windows.ts";
 import type { RowSource } from "./rows.ts";
 import { chunkedRows } from "./rows.ts";
+import { describeOwner, sleepSync, tryClaim, type Claim } from "./file_lock.ts";
 
-export const CACHE_VERSION = 1;
+/** 2: chunk and tokens sha256 in the manifest. */
+export const CACHE_VERSION = 2;
 
 export interface CacheRequest {
   model: LoadedModel;
@@ -51,9 +63,51 @@ export interface CacheManifest {
   realTokens: number;
   dIn: number;
   dtype: "F32";
-  chunks: { file: string; rows: number }[];
+  /** Each chunk file's size and sha256, and the sha256 of each hook's tensor bytes in it (checked on every read). */
+  chunks: { file: string; rows: number; bytes: number; sha256: string; tensors: Record<string, string> }[];
   tokensFile: string;
+  tokensSha256: string;
+  /** sha256 over the tokens file's and every chunk's sha256, in order: what a run's receipt records. */
+  contentSha256: string;
   seconds: number;
+}
+
+export class CacheIntegrityError extends Error {
+  override name = "CacheIntegrityError";
+}
+
+/** The content hash of a cache from its files' hashes. */
+export function cacheContentHash(tokensSha256: string, chunks: readonly { sha256: string }[]): string {
+  const h = createHash("sha256").update(`tokens:${tokensSha256};`);
+  chunks.forEach((c, i) => h.update(`chunk${i}:${c.sha256};`));
+  return h.digest("hex");
+}
+
+const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex");
+const bytesOf = (a: Float32Array | Int32Array | Uint8Array): Uint8Array => new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+
+function integrityError(dir: string, file: string): CacheIntegrityError {
+  return new CacheIntegrityError(`activation cache file ${join(dir, file)} does not match the sha256 in its manifest (it changed after the cache was built); delete ${dir} and rerun to rebuild it`);
+}
+
+/** One hook's rows of one chunk, checked against the hash of that tensor's bytes. */
+function readChunkTensor(dir: string, chunk: CacheManifest["chunks"][number], hook: string): Float32Array {
+  const path = join(dir, chunk.file);
+  if (!existsSync(path)) throw new CacheIntegrityError(`activation cache ${dir} is missing ${chunk.file}; delete ${dir} and rerun to rebuild it`);
+  let data: Float32Array;
+  try {
+    const file = openSafetensors(path);
+    try {
+      data = file.readFloat32(hook);
+    } finally {
+      file.close();
+    }
+  } catch (e) {
+    if (e instanceof SafetensorsError) throw integrityError(dir, chunk.file);
+    throw e;
+  }
+  if (sha256Hex(bytesOf(data)) !== chunk.tensors[hook]) throw integrityError(dir, chunk.file);
+  return data;
 }
 
 /** A stable key for a request: the same inputs always give the same cache directory. */
@@ -70,6 +124,8 @@ export interface ActivationCache {
   manifest: CacheManifest;
   /** All rows of one hook, read from the chunk files. */
   rows(hook: string): RowSource;
+  /** The content hash of what rows(hook) returns and of the token windows: what a run on this hook read. */
+  hookSha256(hook: string): string;
   windows: TokenWindows;
 }
 
@@ -90,15 +146,14 @@ function openCache(dir: string, manifest: CacheManifest, windows: TokenWindows):
     windows,
     rows(hook: string) {
       if (!manifest.hooks.includes(hook)) throw new Error(`activation cache ${dir} has no hook ${hook}; it holds ${manifest.hooks.join(", ")}`);
-      const chunks = manifest.chunks.map((c) => {
-        const file = openSafetensors(join(dir, c.file));
-        try {
-          return file.readFloat32(hook);
-        } finally {
-          file.close();
-        }
-      });
+      const chunks = manifest.chunks.map((c) => readChunkTensor(dir, c, hook));
       return chunkedRows(chunks, manifest.dIn);
+    },
+    hookSha256(hook: string) {
+      if (!manifest.hooks.includes(hook)) throw new Error(`activation cache ${dir} has no hook ${hook}; it holds ${manifest.hooks.join(", ")}`);
+      const h = createHash("sha256").update(`tokens:${manifest.tokensSha256};rows:${manifest.rows};dIn:${manifest.dIn};`);
+      manifest.chunks.forEach((c, i) => h.update(`chunk${i}:${c.rows}:${c.tensors[hook]};`));
+      return h.digest("hex");
     },
   };
 }
@@ -107,43 +162,93 @@ function openCache(dir: string, manifest: CacheManifest, windows: TokenWindows):
 export function loadActivationCache(dir: string): ActivationCache {
   const manifest = readManifest(dir);
   if (!manifest) throw new Error(`${dir} is not an activation cache (no readable manifest.json); build one with \`sae-seeds cache\``);
-  const file = openSafetensors(join(dir, manifest.tokensFile));
-  try {
-    const kind = file.readTensor("kind").data as Uint8Array;
-    let real = 0, bos = 0, pad = 0;
-    for (const k of kind) k === 0 ? real++ : k === 1 ? bos++ : pad++;
-    const docIndex = file.readInt32("doc_index");
-    const windows: TokenWindows = {
-      seqLen: manifest.seqLen, nWindows: manifest.windows, tokens: file.readInt32("tokens"), mask: file.readTensor("mask").data as Uint8Array,
-      kind, docIndex, posInDoc: file.readInt32("pos_in_doc"), realTokens: real, bosTokens: bos, padTokens: pad,
-      documentsUsed: new Set(Array.from(docIndex).filter((d) => d >= 0)).size,
-    };
-    return openCache(dir, manifest, windows);
-  } finally {
-    file.close();
+  if (manifest.version !== CACHE_VERSION) throw new Error(`${dir} is an activation cache of format ${manifest.version}, this version reads ${CACHE_VERSION}; delete it and rebuild it (\`sae-seeds cache\` or rerun the sweep)`);
+  const tokensPath = join(dir, manifest.tokensFile);
+  const tokensBytes = existsSync(tokensPath) ? new Uint8Array(readFileSync(tokensPath)) : null;
+  if (!tokensBytes || sha256Hex(tokensBytes) !== manifest.tokensSha256) throw integrityError(dir, manifest.tokensFile);
+  const file = parseSafetensors(tokensBytes, tokensPath);
+  const kind = file.readTensor("kind").data as Uint8Array;
+  let real = 0, bos = 0, pad = 0;
+  for (const k of kind) k === 0 ? real++ : k === 1 ? bos++ : pad++;
+  const docIndex = file.readInt32("doc_index");
+  const windows: TokenWindows = {
+    seqLen: manifest.seqLen, nWindows: manifest.windows, tokens: file.readInt32("tokens"), mask: file.readTensor("mask").data as Uint8Array,
+    kind, docIndex, posInDoc: file.readInt32("pos_in_doc"), realTokens: real, bosTokens: bos, padTokens: pad,
+    documentsUsed: new Set(Array.from(docIndex).filter((d) => d >= 0)).size,
+  };
+  return openCache(dir, manifest, windows);
+}
+
+/** Is `dir` a finished cache for `key` (a manifest of this version naming this key)? */
+function finished(dir: string, key: string): CacheManifest | null {
+  const m = readManifest(dir);
+  return m && m.key === key && m.version === CACHE_VERSION ? m : null;
+}
+
+/**
+ * Wait until this process holds `<dir>.lock` or the cache is finished by another (returned as the manifest). The
+ * waiting is synchronous: the whole pipeline is, and there is nothing else to do until the cache exists.
+ */
+function lockOrFinished(dir: string, key: string, log?: (line: string) => void): { claim: Claim } | { manifest: CacheManifest } {
+  let said = false;
+  for (;;) {
+    const done = finished(dir, key);
+    if (done) return { manifest: done };
+    const got = tryClaim(`${dir}.lock`, `building activation cache ${key}`);
+    if (got.claim) return { claim: got.claim };
+    if (!said) log?.(`activation cache ${dir} is being built by another process (${describeOwner(got.heldBy)}); waiting for it`);
+    said = true;
+    sleepSync(1000);
   }
 }
 
+export interface BuildOptions {
+  /** Lines for the user (e.g. "waiting for another process"). */
+  log?: (line: string) => void;
+}
+
 /** Build (or reuse) the cache for a request under `root`. */
-export function buildActivationCache(root: string, req: CacheRequest): ActivationCache {
+export function buildActivationCache(root: string, req: CacheRequest, options: BuildOptions = {}): ActivationCache {
   const key = cacheKey(req);
   const dir = join(root, key);
-  const existing = readManifest(dir);
-  if (existing && existing.key === key && existing.version === CACHE_VERSION) return openCache(dir, existing, req.windows);
+  const existing = finished(dir, key);
+  if (existing) return openCache(dir, existing, req.windows);
+  const { model, windows, hooks } = req;
+  for (const h of hooks) blocksNeededFor(h, model.weights.config); // validates names before any work (or waiting)
+  mkdirSync(root, { recursive: true });
+  const got = lockOrFinished(dir, key, options.log);
+  if ("manifest" in got) return openCache(dir, got.manifest, windows);
+  const claim = got.claim;
+  try {
+    // Holding the lock, anything else named after this key is debris of a builder that was killed: clear it.
+    for (const name of readdirSync(root)) if (name.startsWith(`${key}.tmp-`)) rmSync(join(root, name), { recursive: true, force: true });
+    const again = finished(dir, key);
+    if (again) return openCache(dir, again, windows);
+    const tmp = `${dir}.tmp-${process.pid}`;
+    try {
+      const manifest = writeCache(tmp, key, req, () => claim.heartbeat());
+      rmSync(dir, { recursive: true, force: true }); // an unfinished directory of an older format, if any
+      renameSync(tmp, dir);
+      return openCache(dir, manifest, windows);
+    } finally {
+      rmSync(tmp, { recursive: true, force: true });
+    }
+  } finally {
+    claim.release();
+  }
+}
 
+/** Stream the windows through GPT-2 into chunk files in `tmp`; returns the manifest (written last). */
+function writeCache(tmp: string, key: string, req: CacheRequest, heartbeat: () => void): CacheManifest {
   const { model, windows, hooks, residual } = req;
   const config = model.weights.config;
-  for (const h of hooks) blocksNeededFor(h, config); // validates names before any work
   const seqLen = windows.seqLen;
   const d = config.nEmbd;
   const batchWindows = req.batchWindows ?? 16;
   const chunkRows = Math.max(seqLen, Math.floor((req.chunkRows ?? 65_536) / seqLen) * seqLen);
-  // Build in a temporary directory and rename at the end: a half-built cache never looks complete.
-  const tmp = `${dir}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
   mkdirSync(tmp, { recursive: true });
   const start = performance.now();
-  const chunks: { file: string; rows: number }[] = [];
+  const chunks: CacheManifest["chunks"] = [];
   let buffers = hooks.map(() => new Float32Array(chunkRows * d));
   let filled = 0;
   const flush = () => {
@@ -151,8 +256,8 @@ export function buildActivationCache(root: string, req: CacheRequest): Activatio
     const file = `chunk-${String(chunks.length).padStart(5, "0")}.safetensors`;
     const tensors: Record<string, { dtype: "F32"; shape: number[]; data: Float32Array }> = {};
     hooks.forEach((h, i) => (tensors[h] = { dtype: "F32", shape: [filled, d], data: buffers[i]!.subarray(0, filled * d) }));
-    writeSafetensors(join(tmp, file), tensors);
-    chunks.push({ file, rows: filled });
+    const written = writeSafetensors(join(tmp, file), tensors);
+    chunks.push({ file, rows: filled, ...written, tensors: Object.fromEntries(hooks.map((h) => [h, sha256Hex(bytesOf(tensors[h]!.data))])) });
     filled = 0;
     buffers = hooks.map(() => new Float32Array(chunkRows * d));
   };
@@ -170,25 +275,25 @@ export function buildActivationCache(root: string, req: CacheRequest): Activatio
       offset += take;
       if (filled === chunkRows) flush();
     }
+    heartbeat();
     req.onProgress?.((w0 + nw) * seqLen, totalTokens);
   }
   flush();
-  writeSafetensors(join(tmp, "tokens.safetensors"), {
+  const tokensFile = "tokens.safetensors";
+  const tokensSha256 = writeSafetensors(join(tmp, tokensFile), {
     tokens: { dtype: "I32", shape: [windows.nWindows, seqLen], data: windows.tokens },
     mask: { dtype: "U8", shape: [windows.nWindows, seqLen], data: windows.mask },
     kind: { dtype: "U8", shape: [windows.nWindows, seqLen], data: windows.kind },
     doc_index: { dtype: "I32", shape: [windows.nWindows, seqLen], data: windows.docIndex },
     pos_in_doc: { dtype: "I32", shape: [windows.nWindows, seqLen], data: windows.posInDoc },
-  });
+  }).sha256;
   const manifest: CacheManifest = {
     version: CACHE_VERSION, key,
     model: { label: model.label, kind: model.kind, sha256: model.sha256 },
     corpus: req.corpus, windowing: req.windowing, hooks, residual, seqLen,
     windows: windows.nWindows, rows: windows.nWindows * seqLen, realTokens: windows.realTokens, dIn: d, dtype: "F32",
-    chunks, tokensFile: "tokens.safetensors", seconds: (performance.now() - start) / 1000,
+    chunks, tokensFile, tokensSha256, contentSha256: cacheContentHash(tokensSha256, chunks), seconds: (performance.now() - start) / 1000,
   };
   writeJsonAtomic(join(tmp, "manifest.json"), manifest);
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
-  return openCache(dir, manifest, windows);
+  return manifest;
 }

@@ -9,7 +9,8 @@
  * `../shared/data/seed-study/` (the project machines' read-only copy); failing all three it downloads when online.
  */
 import { createHash } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync } from "node:fs";
+import { writeFileAtomic } from "./json_files.ts";
 import { dirname, resolve } from "node:path";
 
 export interface PinnedCorpusFile {
@@ -104,13 +105,7 @@ export async function downloadPinnedCorpus(file: PinnedCorpusFile, options: Corp
     throw new CorpusDownloadError(`${url}: sha256 ${sha256} (${body.length} bytes) is not the pinned ${file.sha256} (${file.bytes} bytes); nothing was kept — the server sent a different file`);
   }
   mkdirSync(dirname(target), { recursive: true });
-  const tmp = `${target}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, body);
-    renameSync(tmp, target);
-  } finally {
-    rmSync(tmp, { force: true });
-  }
+  writeFileAtomic(target, body);
   return { path: target, url, sha256, bytes: body.length, downloaded: true };
 }
 

@@ -65,6 +65,9 @@ export function loadRandomModel(seed = 0): LoadedModel {
   return { weights, label: `${RANDOM_MODEL_LABEL}, seed ${seed}`, kind: "random", sha256: hashWeights(weights), path: null };
 }
 
+/** The names `--model` takes. */
+export const MODEL_NAMES = ["gpt2", "random"] as const;
+
 export interface ModelChoice {
   /** "gpt2" (a checkpoint found via --weights / SAE_SEEDS_WEIGHTS / weights/gpt2) or "random". */
   model?: string;

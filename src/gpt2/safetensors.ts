@@ -14,6 +14,7 @@
  * integers; offsets are integers with begin ≤ end ≤ data length; end − begin = product(shape) × dtype size;
  * sorted by offset the tensors tile the data section exactly (no overlap, no gap, nothing after the last).
  */
+import { createHash } from "node:crypto";
 import { closeSync, fstatSync, openSync, readSync, renameSync, rmSync, writeSync } from "node:fs";
 import { decodeBf16, decodeF16, encodeBf16, encodeF16 } from "../tensor/half.ts";
 
@@ -376,13 +377,19 @@ export function serializeSafetensors(tensors: Record<string, WritableTensor>, me
 }
 
 /** Write atomically: to `<path>.tmp-<pid>`, then rename, so a crash never leaves half a file under `path`. */
-export function writeSafetensors(path: string, tensors: Record<string, WritableTensor>, metadata?: Record<string, string>): void {
+/** Write a file (temp name, then rename) and return its size and sha256, hashed as it is written. */
+export function writeSafetensors(path: string, tensors: Record<string, WritableTensor>, metadata?: Record<string, string>): { bytes: number; sha256: string } {
   const { header, chunks } = layout(tensors, metadata);
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, "w");
+  const hash = createHash("sha256");
+  let bytes = 0;
   try {
-    writeAll(fd, header);
-    for (const c of chunks) writeAll(fd, c);
+    for (const c of [header, ...chunks]) {
+      writeAll(fd, c);
+      hash.update(c);
+      bytes += c.length;
+    }
   } catch (e) {
     closeSync(fd);
     rmSync(tmp, { force: true });
@@ -390,6 +397,7 @@ export function writeSafetensors(path: string, tensors: Record<string, WritableT
   }
   closeSync(fd);
   renameSync(tmp, path);
+  return { bytes, sha256: hash.digest("hex") };
 }
 
 function writeAll(fd: number, bytes: Uint8Array): void {

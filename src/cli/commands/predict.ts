@@ -37,7 +37,7 @@ export const predictCommand: Command = {
   flags: {
     ...MODEL_FLAGS,
     prompt: { type: "string", description: "the text to continue" },
-    top: { type: "int", description: "how many candidates to list", default: 5 },
+    top: { type: "int", min: 1, description: "how many candidates to list", default: 5 },
     json: { type: "boolean", description: "print JSON {tokens:[{id,text,logit,prob}]}" },
     "all-logits": { type: "boolean", description: "with --json, also print the last position's full logits" },
   },
@@ -67,7 +67,7 @@ export const generateCommand: Command = {
   flags: {
     ...MODEL_FLAGS,
     prompt: { type: "string", description: "the text to continue" },
-    tokens: { type: "int", description: "how many tokens to generate", default: 20 },
+    tokens: { type: "int", min: 1, description: "how many tokens to generate", default: 20 },
   },
   async run({ flags }) {
     applyThreads(flags.threads as number | undefined);

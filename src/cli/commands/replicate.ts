@@ -9,7 +9,7 @@ import type { Command } from "../command.ts";
 import { MODEL_FLAGS } from "../command.ts";
 import { applyThreads, processCount, threadCount } from "../threads.ts";
 import { currentCliEntry } from "../study/run_pool.ts";
-import { parseIntList, UsageError } from "../args.ts";
+import { UsageError } from "../args.ts";
 import { correctedSpec, faithfulSpec, scaleSpec, STUDY_TABLE, STUDY_DEAD_FRACTION_LAYER0 } from "../study/presets.ts";
 import { runSweep } from "../study/pipeline.ts";
 import { buildStabilityReport, findRuns } from "../study/stability.ts";
@@ -113,13 +113,13 @@ export const replicateCommand: Command = {
     scale: { type: "boolean", description: "the publishable-minimum sweep (400 runs, resumable)" },
     corpus: { type: "string", description: "the study's corpus (default: corpora/seed-study/, then ../shared/data/seed-study/, then a verified download)" },
     "corpus-url": { type: "string", description: "raw-file server for the corpus download", default: DEFAULT_RAW_URL },
-    seeds: { type: "list", description: "override the seeds (default 1-5; 1-20 with --scale)" },
+    seeds: { type: "ints", min: 0, unique: true, description: "override the seeds (default 1-5; 1-20 with --scale)" },
     out: { type: "string", description: "output root", default: "runs/replicate" },
     cache: { type: "string", description: "activation cache root", default: "cache" },
-    bootstrap: { type: "int", description: "bootstrap resamples of seeds", default: 500 },
-    null: { type: "int", description: "random-dictionary null draws (more: `stability --null 200` on the run directories)", default: 20 },
+    bootstrap: { type: "int", min: 0, description: "bootstrap resamples of seeds", default: 500 },
+    null: { type: "int", min: 0, description: "random-dictionary null draws (more: `stability --null 200` on the run directories)", default: 20 },
     quiet: { type: "boolean", description: "no progress bars" },
-    processes: { type: "int", description: "runs trained at once, in worker processes (default: one per thread)" },
+    processes: { type: "int", min: 1, description: "runs trained at once, in worker processes (default: one per thread)" },
     offline: { type: "boolean", description: "without weights, do not try the hub: go straight to the random control" },
     "hub-url": { type: "string", description: "hub base URL for the download", default: DEFAULT_HUB_URL },
   },
@@ -131,7 +131,7 @@ export const replicateCommand: Command = {
       model: flags.model as string, weightsDir: flags.weights as string | undefined, download: !flags.offline,
       hubUrl: flags["hub-url"] as string, quiet: Boolean(flags.quiet), log: (line) => process.stderr.write(line + "\n"),
     });
-    const seeds = flags.seeds ? parseIntList("seeds", flags.seeds as string[]) : undefined;
+    const seeds = flags.seeds as number[] | undefined;
     const withOverrides = (s: SweepSpec): SweepSpec => ({ ...s, model: modelName, ...(flags.weights ? { weights: flags.weights as string } : {}), ...(seeds ? { seeds } : {}) });
     const root = flags.out as string;
     const tag = model.kind === "random" ? "-random" : "";

@@ -1,121 +1,92 @@
 /** `sweep`, `plan` and `stability`: running a grid of SAEs, pricing it first, and reporting how stable it is. */
 import { join } from "node:path";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync } from "node:fs";
+import { removeStaleTemporaries, writeFileAtomic } from "../../data/json_files.ts";
 import type { Command } from "../command.ts";
 import { MODEL_FLAGS } from "../command.ts";
-import { parseIntList, UsageError, type FlagSpec, type FlagValues } from "../args.ts";
+import { UsageError, type FlagSpec, type FlagValues } from "../args.ts";
 import { applyThreads, processCount, threadCount } from "../threads.ts";
 import { currentCliEntry } from "../study/run_pool.ts";
-import { gridConditions, readSpecFile, validateSpec, type SweepSpec } from "../study/spec.ts";
+import { applyFlagSettings, DEFAULT_SPEC, readSpecFile, SWEEP_SETTINGS, validateSpec, type SweepSpec } from "../study/spec.ts";
 import { PRESETS } from "../study/presets.ts";
+import { parseShard } from "../study/shards.ts";
+import { formatStatus, sweepStatus } from "../study/status.ts";
 import { runSweep } from "../study/pipeline.ts";
 import { buildStabilityReport, findRuns } from "../study/stability.ts";
 import { renderHtml, renderMarkdown, tableRows } from "../report/render.ts";
 import { writeJsonAtomic } from "../receipts.ts";
 import { estimatePlan, formatPlan } from "../study/plan.ts";
-import type { Recipe } from "../../sae/config.ts";
 
 export const SWEEP_FLAGS: Record<string, FlagSpec> = {
-  ...MODEL_FLAGS,
-  preset: { type: "string", description: `start from a named sweep: ${Object.keys(PRESETS).join(", ")}` },
+  threads: MODEL_FLAGS.threads!,
+  preset: { type: "string", choices: Object.keys(PRESETS), description: "start from a named sweep" },
   config: { type: "string", description: "sweep spec file, .json or .yaml (keys of SweepSpec; layers/features/k/recipes expand to a grid)" },
-  name: { type: "string", description: "sweep name (output goes to runs/<name>)" },
-  corpus: { type: "string", description: "brown, a .jsonl file with a text field, or a text file (one document per line)" },
-  "seq-len": { type: "int", description: "tokens per window, BOS included" },
-  "max-tokens": { type: "int", description: "real tokens to use" },
-  layers: { type: "list", description: "layers, e.g. 0,6" },
-  features: { type: "list", description: "dictionary sizes, e.g. 128,512" },
-  k: { type: "list", description: "active latents per token, e.g. 8,32" },
-  recipes: { type: "list", description: "topk and/or seed-report" },
-  seeds: { type: "list", description: "seeds, e.g. 1-5 or 1,2,3" },
-  epochs: { type: "int", description: "passes over the training rows" },
-  "batch-size": { type: "int", description: "rows per step" },
-  lr: { type: "number", description: "Adam learning rate" },
-  "include-special": { type: "boolean", description: "train on BOS and padding rows too (the seed study's accident)" },
-  residual: { type: "string", description: "centered (TransformerLens convention) or raw (Hugging Face hidden states)" },
+  ...SWEEP_SETTINGS,
   out: { type: "string", description: "output directory (default runs/<name>)" },
   cache: { type: "string", description: "activation cache root", default: "cache" },
   quiet: { type: "boolean", description: "no progress bars" },
-  processes: { type: "int", description: "runs trained at once, in worker processes (default: one per thread)" },
+  processes: { type: "int", min: 1, description: "runs trained at once, in worker processes (default: one per thread)" },
+  shard: { type: "string", description: "train only shard I of N of the runs: I/N (0-based), auto (Slurm array task) or auto/N (Kubernetes Indexed Job)" },
+  "cache-only": { type: "boolean", description: "build the activation cache and stop (a cluster sweep's first job)" },
+  status: { type: "boolean", description: "list complete, failed, running and missing runs, then stop (trains nothing)" },
+  json: { type: "boolean", description: "with --status: JSON output" },
 };
 
-export const DEFAULT_SPEC: SweepSpec = {
-  name: "sweep", model: "gpt2", corpus: "brown", windowing: "standard", seqLen: 64, maxTokens: 2000, includeSpecial: false,
-  residual: "centered", hookTemplate: "blocks.{layer}.hook_resid_pre", conditions: gridConditions([6], [128], [8], ["topk"]),
-  seeds: [1, 2, 3, 4, 5], epochs: 8,
-};
-
-/** Flags override a preset or config file, which override the defaults. */
+/**
+ * The sweep a command line asks for. Precedence, each layer over the ones before it: the defaults (DEFAULT_SPEC), a
+ * --preset, a --config file, then flags. Every value is checked by the same rules whichever layer gives it.
+ */
 export function specFromFlags(flags: FlagValues): SweepSpec {
   let spec: SweepSpec = { ...DEFAULT_SPEC };
-  if (flags.preset) {
-    const make = PRESETS[flags.preset as string];
-    if (!make) throw new UsageError(`unknown --preset ${String(flags.preset)}; choose ${Object.keys(PRESETS).join(", ")}`);
-    spec = make(flags.corpus as string | undefined);
-  }
-  if (flags.config) spec = readSpecFile(flags.config as string, spec);
-  const ints = (name: string) => (flags[name] ? parseIntList(name, flags[name] as string[]) : undefined);
-  const layers = ints("layers"), features = ints("features"), ks = ints("k");
-  const recipes = flags.recipes as Recipe[] | undefined;
-  if (layers || features || ks || recipes) {
-    spec.conditions = gridConditions(
-      layers ?? [...new Set(spec.conditions.map((c) => c.layer))],
-      features ?? [...new Set(spec.conditions.map((c) => c.features))],
-      ks ?? [...new Set(spec.conditions.map((c) => c.k))],
-      recipes ?? [...new Set(spec.conditions.map((c) => c.recipe))],
-    );
-  }
-  if (flags.name) spec.name = flags.name as string;
-  if (flags.model) spec.model = flags.model as string;
-  if (flags.weights) spec.weights = flags.weights as string;
-  if (flags.corpus) spec.corpus = flags.corpus as string;
-  if (flags["seq-len"]) spec.seqLen = flags["seq-len"] as number;
-  if (flags["max-tokens"]) spec.maxTokens = flags["max-tokens"] as number;
-  if (flags.seeds) spec.seeds = parseIntList("seeds", flags.seeds as string[]);
-  if (flags.epochs) spec.epochs = flags.epochs as number;
-  if (flags["batch-size"]) spec.batchSize = flags["batch-size"] as number;
-  if (flags.lr) spec.lr = flags.lr as number;
-  if (flags["include-special"]) spec.includeSpecial = true;
-  if (flags.residual) {
-    if (flags.residual !== "centered" && flags.residual !== "raw") throw new UsageError("--residual must be centered or raw");
-    spec.residual = flags.residual;
-  }
-  return validateSpec(spec);
+  if (flags.preset !== undefined) spec = PRESETS[flags.preset as string]!(flags.corpus as string | undefined);
+  if (flags.config !== undefined) spec = readSpecFile(flags.config as string, spec);
+  return validateSpec(applyFlagSettings(spec, flags));
 }
 
 export const sweepCommand: Command = {
   name: "sweep",
-  summary: "Train SAEs over layers × sizes × k × recipes × seeds (resumable: finished runs are skipped).",
+  summary: "Train SAEs over layers × sizes × k × recipes × seeds (resumable: finished runs are skipped; several processes may share one sweep).",
   flags: SWEEP_FLAGS,
   async run({ flags }) {
     applyThreads(flags.threads as number | undefined);
     const spec = specFromFlags(flags);
     const out = (flags.out as string) ?? join("runs", spec.name);
+    if (flags.status) {
+      const statuses = sweepStatus(spec, out);
+      console.log(flags.json ? JSON.stringify({ sweep: out, runs: statuses }) : formatStatus(statuses));
+      return;
+    }
+    if (flags.json) throw new UsageError("--json goes with --status");
+    const shard = flags.shard !== undefined ? parseShard(flags.shard as string) : undefined;
+    if (shard && flags["cache-only"]) throw new UsageError("--cache-only builds the whole cache; leave out --shard");
     await runSweep(spec, {
       outDir: out, cacheDir: flags.cache as string, threads: threadCount(), quiet: Boolean(flags.quiet),
-      processes: processCount(flags.processes as number | undefined), workerEntry: currentCliEntry(),
+      processes: processCount(flags.processes as number | undefined), workerEntry: currentCliEntry(), shard, cacheOnly: Boolean(flags["cache-only"]),
     });
-    console.log(`runs in ${out}; next: npx tsx src/cli/main.ts stability ${out}`);
+    if (flags["cache-only"]) console.log(`activation cache ready in ${flags.cache as string}`);
+    else console.log(`runs in ${out}; next: npx tsx src/cli/main.ts stability ${out}`);
   },
 };
 
+const { shard: _shard, "cache-only": _cacheOnly, status: _status, json: _json, ...PLAN_BASE_FLAGS } = SWEEP_FLAGS;
+
 export const planCommand: Command = {
   name: "plan",
-  summary: "Print what a sweep will cost (runs, tokens, estimated hours from throughput measured now).",
-  flags: SWEEP_FLAGS,
+  summary: "Print what a sweep will cost (runs, tokens, estimated hours from throughput measured now; --tasks N for a cluster).",
+  flags: { ...PLAN_BASE_FLAGS, tasks: { type: "int", min: 1, description: "price the sweep sharded over N parallel tasks (each like this machine)", default: 1 } },
   async run({ flags }) {
     applyThreads(flags.threads as number | undefined);
     const spec = specFromFlags(flags);
-    console.log(formatPlan(spec, await estimatePlan(spec, { threads: threadCount(), processes: processCount(flags.processes as number | undefined) })));
+    console.log(formatPlan(spec, await estimatePlan(spec, { threads: threadCount(), processes: processCount(flags.processes as number | undefined), tasks: flags.tasks as number })));
   },
 };
 
 export const STABILITY_FLAGS: Record<string, FlagSpec> = {
   "live-only": { type: "boolean", description: "only the live-only matching" },
-  threshold: { type: "number", description: "the 'survives' threshold on matched cosine", default: 0.9 },
-  bootstrap: { type: "int", description: "bootstrap resamples of seeds", default: 2000 },
-  null: { type: "int", description: "random-dictionary null draws", default: 200 },
-  seed: { type: "int", description: "RNG seed for bootstrap and null", default: 0 },
+  threshold: { type: "number", above: -1, max: 1, description: "the 'survives' threshold on matched cosine", default: 0.9 },
+  bootstrap: { type: "int", min: 0, description: "bootstrap resamples of seeds", default: 2000 },
+  null: { type: "int", min: 0, description: "random-dictionary null draws", default: 200 },
+  seed: { type: "int", min: 0, description: "RNG seed for bootstrap and null", default: 0 },
   json: { type: "boolean", description: "print report.json to stdout" },
   md: { type: "boolean", description: "print report.md to stdout" },
   out: { type: "string", description: "where report.json/.md/.html go (default: the first directory given)" },
@@ -130,7 +101,6 @@ export const stabilityCommand: Command = {
   async run({ flags, positionals }) {
     if (!positionals.length) throw new UsageError("give one or more run directories or a sweep directory, e.g. runs/sweep");
     const threshold = flags.threshold as number;
-    if (!(threshold > -1 && threshold <= 1)) throw new UsageError("--threshold must be in (-1, 1]");
     const report = buildStabilityReport(findRuns(positionals), {
       threshold, bootstrap: flags.bootstrap as number, nullDraws: flags.null as number, rngSeed: flags.seed as number, liveOnly: Boolean(flags["live-only"]),
     }, flags.title as string, (s) => process.stderr.write(s + "\n"));
@@ -147,7 +117,8 @@ export const stabilityCommand: Command = {
 
 export function writeReport(dir: string, report: Parameters<typeof renderHtml>[0]): void {
   mkdirSync(dir, { recursive: true });
+  removeStaleTemporaries(dir); // of a report write that was killed
   writeJsonAtomic(join(dir, "report.json"), report);
-  writeFileSync(join(dir, "report.md"), renderMarkdown(report));
-  writeFileSync(join(dir, "report.html"), renderHtml(report));
+  writeFileAtomic(join(dir, "report.md"), renderMarkdown(report));
+  writeFileAtomic(join(dir, "report.html"), renderHtml(report));
 }

@@ -2,20 +2,18 @@
 import { join } from "node:path";
 import type { Command } from "../command.ts";
 import { MODEL_FLAGS } from "../command.ts";
-import { parseIntList, UsageError } from "../args.ts";
+import { UsageError } from "../args.ts";
 import { applyThreads, threadCount } from "../threads.ts";
 import { loadModel } from "../../gpt2/loader.ts";
 import { loadCorpus } from "../../data/corpus.ts";
 import { buildActivationCache, loadActivationCache } from "../../data/activation_cache.ts";
-import { selectTrainingRows, describeRow, KIND_REAL } from "../../data/windows.ts";
-import { selectRows } from "../../data/rows.ts";
 import { RECIPES, type Recipe } from "../../sae/config.ts";
 import { loadSAE } from "../../sae/io.ts";
 import { alignDictionaries, MATCH_MODES, type MatchMode } from "../../match/align.ts";
 import { createProgress } from "../progress.ts";
-import { runOne, runDir } from "../study/run_one.ts";
-import { windowsFor } from "../study/pipeline.ts";
-import type { SweepSpec } from "../study/spec.ts";
+import { runDir } from "../study/run_one.ts";
+import { trainingContext, trainRun, windowsFor } from "../study/pipeline.ts";
+import { validateSpec, type SweepSpec } from "../study/spec.ts";
 import type { FeatureAnalysis } from "../../sae/analysis.ts";
 import { readFileSync, existsSync } from "node:fs";
 
@@ -24,12 +22,12 @@ export const cacheCommand: Command = {
   summary: "Run a corpus through GPT-2 and cache residual-stream activations for the given layers.",
   flags: {
     ...MODEL_FLAGS,
-    layers: { type: "list", description: "layers whose blocks.{L}.hook_resid_pre to cache", default: ["6"] },
+    layers: { type: "ints", min: 0, unique: true, description: "layers whose blocks.{L}.hook_resid_pre to cache", default: [6] },
     corpus: { type: "string", description: "brown, a .jsonl file or a text file", default: "brown" },
-    "seq-len": { type: "int", description: "tokens per window, BOS included", default: 64 },
-    "max-tokens": { type: "int", description: "real tokens to use", default: 2000 },
+    "seq-len": { type: "int", min: 2, description: "tokens per window, BOS included", default: 64 },
+    "max-tokens": { type: "int", min: 1, description: "real tokens to use", default: 2000 },
     faithful: { type: "boolean", description: "the seed study's windowing (one truncated, padded window per document)" },
-    residual: { type: "string", description: "centered or raw", default: "centered" },
+    residual: { type: "string", choices: ["centered", "raw"], description: "centered or raw", default: "centered" },
     out: { type: "string", description: "cache root", default: "cache" },
   },
   async run({ flags }) {
@@ -38,7 +36,7 @@ export const cacheCommand: Command = {
     const corpus = loadCorpus(flags.corpus as string);
     const spec = { windowing: flags.faithful ? "faithful" : "standard", seqLen: flags["seq-len"], maxTokens: flags["max-tokens"] } as SweepSpec;
     const windows = windowsFor(spec, corpus);
-    const hooks = parseIntList("layers", flags.layers as string[]).map((l) => `blocks.${l}.hook_resid_pre`);
+    const hooks = (flags.layers as number[]).map((l) => `blocks.${l}.hook_resid_pre`);
     const bar = createProgress("activations", windows.nWindows * windows.seqLen, "tok");
     const cache = buildActivationCache(flags.out as string, {
       model, corpus: { name: corpus.name, sha256: corpus.sha256, documents: corpus.documents.length, documentIds: corpus.documents.map((d) => d.id) },
@@ -56,13 +54,13 @@ export const trainCommand: Command = {
   flags: {
     acts: { type: "string", description: "activation cache directory (from `cache` or a sweep)" },
     hook: { type: "string", description: "which cached hook (default: the only one)" },
-    features: { type: "int", description: "dictionary size" },
-    k: { type: "int", description: "active latents per token" },
-    seed: { type: "int", description: "run seed", default: 1 },
-    recipe: { type: "string", description: "topk (Gao et al.) or seed-report (the study's)", default: "topk" },
-    epochs: { type: "int", description: "passes over the rows", default: 8 },
-    "batch-size": { type: "int", description: "rows per step" },
-    lr: { type: "number", description: "Adam learning rate" },
+    features: { type: "int", min: 1, description: "dictionary size" },
+    k: { type: "int", min: 1, description: "active latents per token" },
+    seed: { type: "int", min: 0, description: "run seed", default: 1 },
+    recipe: { type: "string", choices: RECIPES, description: "training recipe", default: "topk" },
+    epochs: { type: "int", min: 1, description: "passes over the rows", default: 8 },
+    "batch-size": { type: "int", min: 1, description: "rows per step" },
+    lr: { type: "number", above: 0, description: "Adam learning rate" },
     "include-special": { type: "boolean", description: "also train on BOS and padding rows" },
     out: { type: "string", description: "output directory" },
     threads: MODEL_FLAGS.threads!,
@@ -71,30 +69,28 @@ export const trainCommand: Command = {
     applyThreads(flags.threads as number | undefined);
     for (const f of ["acts", "features", "k", "out"]) if (flags[f] === undefined) throw new UsageError(`--${f} is required`);
     const recipe = flags.recipe as Recipe;
-    if (!RECIPES.includes(recipe)) throw new UsageError(`--recipe must be ${RECIPES.join(" or ")}`);
     const cache = loadActivationCache(flags.acts as string);
     const hook = (flags.hook as string | undefined) ?? (cache.manifest.hooks.length === 1 ? cache.manifest.hooks[0]! : undefined);
     if (!hook) throw new UsageError(`the cache holds ${cache.manifest.hooks.join(", ")}; choose one with --hook`);
+    if (!cache.manifest.hooks.includes(hook)) throw new UsageError(`--hook ${hook} is not in ${cache.dir}; it holds ${cache.manifest.hooks.join(", ")}`);
     const layer = Number(/^blocks\.(\d+)\./.exec(hook)?.[1] ?? 0);
-    const includeSpecial = Boolean(flags["include-special"]);
-    const ids = selectTrainingRows(cache.windows, { includeSpecial });
-    let real = 0;
-    for (const r of ids) if (cache.windows.kind[r] === KIND_REAL) real++;
-    const rows = selectRows(cache.rows(hook), ids);
     const condition = { layer, features: flags.features as number, k: flags.k as number, recipe };
-    const spec: SweepSpec = {
-      name: "train", model: cache.manifest.model.label, corpus: cache.manifest.corpus.name, windowing: "standard", seqLen: cache.manifest.seqLen,
-      maxTokens: cache.manifest.realTokens, includeSpecial, residual: cache.manifest.residual, hookTemplate: hook.replace(/^blocks\.\d+\./, "blocks.{layer}."),
-      conditions: [condition], seeds: [flags.seed as number], epochs: flags.epochs as number,
-      ...(flags["batch-size"] ? { batchSize: flags["batch-size"] as number } : {}), ...(flags.lr ? { lr: flags.lr as number } : {}),
-    };
-    const bar = createProgress(`train ${hook}`, spec.epochs * rows.rows, "rows");
-    runOne(flags.out as string, {
-      spec, condition, seed: flags.seed as number, rows, realTokens: real, threads: threadCount(),
-      describeRow: (row) => describeRow(cache.windows, ids[row]!, cache.manifest.corpus.documentIds),
-      receipts: { model: cache.manifest.model.label, modelKind: cache.manifest.model.kind, weightsSha256: cache.manifest.model.sha256, corpus: cache.manifest.corpus.name, corpusSha256: cache.manifest.corpus.sha256, activationCache: cache.dir, hook },
-      onProgress: (d, _t, extra) => bar.update(d, extra),
+    const m = cache.manifest;
+    const windowing = m.windowing as { mode?: string; maxTokens?: number };
+    // The cache says how its rows were made; the flags say how to train on them. Together, a one-run sweep.
+    const spec = validateSpec({
+      name: "train", model: m.model.label, corpus: m.corpus.name, windowing: windowing.mode === "faithful" ? "faithful" : "standard",
+      seqLen: m.seqLen, maxTokens: windowing.maxTokens ?? m.realTokens, includeSpecial: Boolean(flags["include-special"]), residual: m.residual,
+      hookTemplate: hook.replace(/^blocks\.\d+\./, "blocks.{layer}."), conditions: [condition], seeds: [flags.seed as number], epochs: flags.epochs as number,
+      ...(flags["batch-size"] !== undefined ? { batchSize: flags["batch-size"] as number } : {}), ...(flags.lr !== undefined ? { lr: flags.lr as number } : {}),
     });
+    const receipts = {
+      model: m.model.label, modelKind: m.model.kind, weightsSha256: m.model.sha256, corpus: m.corpus.name, corpusSha256: m.corpus.sha256,
+      activationCache: cache.dir, activationCacheKey: m.key, activationCacheSha256: m.contentSha256,
+    };
+    const ctx = trainingContext(spec, flags.out as string, cache, receipts, threadCount());
+    const bar = createProgress(`train ${hook}`, spec.epochs * ctx.trainingRowIds.length, "rows");
+    trainRun(ctx, condition, flags.seed as number, (d, extra) => bar.update(d, extra));
     bar.done();
     const dir = runDir(flags.out as string, condition, flags.seed as number);
     const metrics = JSON.parse(readFileSync(join(dir, "metrics.json"), "utf8")) as { fvu: number; l0: number; deadFraction: number };
@@ -119,13 +115,13 @@ export const matchCommand: Command = {
   usage: "A B",
   summary: "Match two SAEs' dictionaries (SAELens or seed-platform format) and print the per-pair numbers.",
   flags: {
-    mode: { type: "string", description: MATCH_MODES.join(" | "), default: "full" },
+    mode: { type: "string", choices: MATCH_MODES, description: "which features to match, and by what", default: "full" },
     json: { type: "boolean", description: "JSON output" },
-    k: { type: "int", description: "k for seed-platform files without a config" },
-    threshold: { type: "number", description: "extra 'survives' threshold", default: 0.9 },
+    k: { type: "int", min: 1, description: "k for seed-platform files without a config" },
+    threshold: { type: "number", above: -1, max: 1, description: "extra 'survives' threshold on matched cosine", default: 0.9 },
     acts: { type: "string", description: "activation cache for --mode activation (held-out tokens)" },
     hook: { type: "string", description: "hook in --acts" },
-    tokens: { type: "int", description: "tokens of --acts to use for --mode activation", default: 4096 },
+    tokens: { type: "int", min: 1, description: "tokens of --acts to use for --mode activation", default: 4096 },
   },
   async run({ flags, positionals }) {
     if (positionals.length !== 2) throw new UsageError("give exactly two SAE directories: match A B");

@@ -1,20 +1,34 @@
 /**
  * A sweep end to end: model → corpus → token windows → activation cache (all layers in one pass) → one run per
- * (condition, seed), skipping runs whose manifest verifies → ready for the stability report.
+ * (condition, seed) → ready for the stability report.
+ *
+ * Several processes may work on one sweep directory at once — two sweeps started together, or the shards of a
+ * cluster sweep on several machines sharing the directory. Each run is claimed before it is trained (claim.json,
+ * see data/file_lock.ts), so no run is trained twice; a process that finds runs claimed by live others waits for
+ * them (and takes over any whose owner died), so a sweep that returns is a sweep whose runs are all complete.
+ * Finished runs are reused only when their recorded identity (run_identity.ts) is what this sweep would produce; a
+ * directory holding runs made with other settings is refused in one line that names the differences.
  */
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { totalmem } from "node:os";
 import { join } from "node:path";
 import { loadModel, type LoadedModel } from "../../gpt2/loader.ts";
+import type { GPT2Config } from "../../gpt2/config.ts";
 import { loadCorpus, type Corpus } from "../../data/corpus.ts";
 import { makeWindows, faithfulSeedStudyWindows, selectTrainingRows, describeRow, type TokenWindows, KIND_REAL } from "../../data/windows.ts";
 import { buildActivationCache, type ActivationCache } from "../../data/activation_cache.ts";
 import { selectRows, type RowSource } from "../../data/rows.ts";
+import { tryClaim, withLock, describeOwner, type ClaimOwner } from "../../data/file_lock.ts";
+import { UsageError } from "../args.ts";
 import { createProgress, silentProgress, type ProgressBar } from "../progress.ts";
 import { writeJsonAtomic } from "../receipts.ts";
-import { mkdirSync } from "node:fs";
+import { removeStaleTemporaries } from "../../data/json_files.ts";
 import type { Condition, SweepSpec } from "./spec.ts";
 import { conditionId, hookFor } from "./spec.ts";
-import { runOne, isComplete } from "./run_one.ts";
-import { trainInProcesses, type PoolJob, type WorkerEntry } from "./run_pool.ts";
+import { CLAIM_FILE, runDir, runIdentityFor, runOne, runState } from "./run_one.ts";
+import { identityDifferences, readIdentity, type RecordedIdentity } from "./run_identity.ts";
+import { shardRuns, type RunJob, type Shard } from "./shards.ts";
+import { trainInProcesses, type ClaimedJob, type JobSource, type WorkerEntry } from "./run_pool.ts";
 
 export interface PipelineOptions {
   outDir: string;
@@ -28,6 +42,12 @@ export interface PipelineOptions {
   processes?: number;
   /** How to start a worker: the CLI passes its own entry (see run_pool.ts); library callers may leave it out. */
   workerEntry?: WorkerEntry;
+  /** Train only this shard of the runs (see shards.ts). */
+  shard?: Shard;
+  /** Build the activation cache and stop (a cluster sweep's cache job). */
+  cacheOnly?: boolean;
+  /** How long to wait between looks at runs other processes are training (ms). */
+  pollMs?: number;
 }
 
 export interface PipelineResult {
@@ -35,8 +55,12 @@ export interface PipelineResult {
   corpus: Corpus;
   windows: TokenWindows;
   cache: ActivationCache;
+  /** Runs this process trained. */
   trained: number;
+  /** Runs already complete when this process started. */
   skipped: number;
+  /** Runs other processes finished while this one ran. */
+  trainedElsewhere: number;
 }
 
 /** Everything a run needs besides its condition and seed; built from the activation cache alone. */
@@ -60,6 +84,15 @@ export function trainingContext(spec: SweepSpec, outDir: string, cache: Activati
   return { spec, outDir, cache, trainingRowIds, realTokens, documentIds: cache.manifest.corpus.documentIds, receipts, threads };
 }
 
+/** The identity a run of this sweep has (what identity.json must say for the run to be reused). */
+export function identityIn(ctx: TrainingContext, condition: Condition, seed: number, activationsSha256?: string): RecordedIdentity {
+  const m = ctx.cache.manifest;
+  return runIdentityFor(ctx.spec, condition, seed, {
+    modelSha256: m.model.sha256, corpusSha256: m.corpus.sha256, rows: ctx.trainingRowIds.length, dIn: m.dIn,
+    activationsSha256: activationsSha256 ?? ctx.cache.hookSha256(hookFor(ctx.spec, condition.layer)),
+  });
+}
+
 /**
  * The training rows of one hook. Reading a hook means reading all its chunk files (3 GB at 10⁶ tokens), and runs
  * come condition by condition, so the last hook read is kept for the next run rather than read again per seed.
@@ -73,10 +106,11 @@ function rowsForHook(ctx: TrainingContext, hook: string): RowSource {
 export function trainRun(ctx: TrainingContext, condition: Condition, seed: number, onProgress?: (done: number, extra: string) => void): void {
   const hook = hookFor(ctx.spec, condition.layer);
   const rows = rowsForHook(ctx, hook);
+  const identity = identityIn(ctx, condition, seed);
   runOne(ctx.outDir, {
-    spec: ctx.spec, condition, seed, rows, realTokens: ctx.realTokens, threads: ctx.threads,
+    spec: ctx.spec, condition, seed, rows, realTokens: ctx.realTokens, threads: ctx.threads, identity,
     describeRow: (row) => describeRow(ctx.cache.windows, ctx.trainingRowIds[row]!, ctx.documentIds),
-    receipts: { ...ctx.receipts, hook },
+    receipts: { ...ctx.receipts, hook, activationsSha256: identity.identity.activations.sha256 },
     onProgress: (done, _total, extra) => onProgress?.(done, extra),
   });
 }
@@ -91,12 +125,163 @@ function bar(options: PipelineOptions, label: string, total: number, unit: strin
   return options.quiet ? silentProgress : createProgress(label, total, unit);
 }
 
+/** Bytes one run of a condition holds while training: parameters, their gradients and Adam's two moments, and the batch's latent buffers. */
+export function runMemoryBytes(condition: Condition, dIn: number, batchRows: number): number {
+  const params = 2 * condition.features * dIn + condition.features + dIn;
+  return 4 * (4 * params + 4 * batchRows * condition.features + 4 * batchRows * dIn);
+}
+
+/** What the model can do: its layers, positions, and whether each run fits in this machine's memory. */
+export function checkSpecAgainstModel(spec: SweepSpec, config: GPT2Config, memoryBytes = totalmem()): void {
+  const fail = (m: string): never => {
+    throw new UsageError(`sweep "${spec.name}": ${m}`);
+  };
+  for (const c of spec.conditions) {
+    if (c.layer >= config.nLayer) fail(`layer ${c.layer} does not exist: the model has ${config.nLayer} layers (0–${config.nLayer - 1})`);
+  }
+  if (spec.seqLen > config.nPositions) fail(`seq-len ${spec.seqLen} exceeds the model's ${config.nPositions} positions`);
+  for (const c of spec.conditions) {
+    const batch = spec.batchSize ?? (c.recipe === "seed-report" ? 64 : 4096);
+    const bytes = runMemoryBytes(c, config.nEmbd, Math.min(batch, spec.maxTokens + spec.maxTokens / (spec.seqLen - 1)));
+    if (bytes > 0.8 * memoryBytes) {
+      fail(`a dictionary of ${c.features} features × d_in ${config.nEmbd} needs about ${(bytes / 2 ** 30).toFixed(1)} GiB to train (weights, gradients, Adam moments, batch buffers), more than this machine's ${(memoryBytes / 2 ** 30).toFixed(0)} GiB allows; use fewer features or a smaller --batch-size`);
+    }
+  }
+}
+
+/** Whether the corpus gave what the spec asked for (a short corpus is said, not silently used). */
+export function checkCorpusYield(spec: SweepSpec, corpus: Corpus, windows: TokenWindows): void {
+  if (spec.windowing === "faithful") {
+    const wanted = Math.floor(spec.maxTokens / spec.seqLen);
+    if (windows.documentsUsed < wanted) {
+      throw new UsageError(`corpus ${corpus.name} has ${windows.documentsUsed} documents, fewer than the ${wanted} windows of ${spec.seqLen} that --max-tokens ${spec.maxTokens} asks for; lower --max-tokens or use a larger corpus`);
+    }
+  } else if (windows.realTokens < spec.maxTokens) {
+    throw new UsageError(`corpus ${corpus.name} yields ${windows.realTokens} tokens, fewer than --max-tokens ${spec.maxTokens}; lower --max-tokens or use a larger corpus`);
+  }
+}
+
+/** Every finished run directory under a sweep directory, with the (condition, seed) its spec.json names. */
+function finishedRuns(outDir: string): { dir: string; condition: Condition; seed: number }[] {
+  if (!existsSync(outDir)) return [];
+  const out: { dir: string; condition: Condition; seed: number }[] = [];
+  for (const c of readdirSync(outDir).sort()) {
+    const cdir = join(outDir, c);
+    if (!statSync(cdir).isDirectory()) continue;
+    for (const r of readdirSync(cdir).sort()) {
+      const dir = join(cdir, r);
+      if (!existsSync(join(dir, "manifest.json")) || !existsSync(join(dir, "spec.json"))) continue;
+      try {
+        const spec = JSON.parse(readFileSync(join(dir, "spec.json"), "utf8")) as { condition: Condition; seed: number };
+        out.push({ dir, condition: spec.condition, seed: spec.seed });
+      } catch {
+        // an unreadable spec.json: the manifest check in runState will refuse it when it matters
+      }
+    }
+  }
+  return out;
+}
+
+/**
+ * Refuse, before anything is trained, a sweep directory holding finished runs made with other settings: runs this
+ * sweep asks for are compared in full; other runs there (another seed, another layer) on every key but the rows
+ * they read when this cache does not hold their hook — a sweep directory is one set of settings.
+ */
+export function checkExistingRuns(ctx: TrainingContext): void {
+  const problems = new Map<string, string[]>();
+  for (const run of finishedRuns(ctx.outDir)) {
+    const recorded = readIdentity(run.dir);
+    const inThisCache = ctx.cache.manifest.hooks.includes(hookFor(ctx.spec, run.condition.layer));
+    const expected = identityIn(ctx, run.condition, run.seed, inThisCache ? undefined : recorded?.identity.activations.sha256 ?? "(not in this cache)");
+    if (recorded?.sha256 === expected.sha256) continue;
+    const differences = recorded ? identityDifferences(recorded.identity, expected.identity) : ["identity.json absent (made by a sae-seeds without run identities)"];
+    for (const d of differences) problems.set(d, [...(problems.get(d) ?? []), run.dir]);
+  }
+  if (problems.size === 0) return;
+  const dirs = [...new Set([...problems.values()].flat())];
+  const listed = [...problems.keys()].slice(0, 6).join("; ") + (problems.size > 6 ? `; and ${problems.size - 6} more` : "");
+  throw new UsageError(`${ctx.outDir} already holds ${dirs.length} finished run${dirs.length > 1 ? "s" : ""} made with other settings (${listed}); to keep them, give this sweep another --out or --name; to redo them, delete ${dirs.length > 2 ? `${dirs[0]} and ${dirs.length - 1} other run directories` : dirs.join(" and ")}`);
+}
+
+/** sweep.json: the sweep's settings and every run ever asked of this directory (a read-modify-write under a lock). */
+export function recordSweep(outDir: string, spec: SweepSpec, runs: RunJob[]): void {
+  mkdirSync(outDir, { recursive: true });
+  const path = join(outDir, "sweep.json");
+  withLock(`${path}.lock`, "recording the sweep", () => {
+    removeStaleTemporaries(outDir);
+    let before: { spec?: SweepSpec; runs?: string[] } = {};
+    try {
+      before = JSON.parse(readFileSync(path, "utf8")) as typeof before;
+    } catch {
+      // none yet
+    }
+    const conditions = new Map<string, Condition>();
+    for (const c of [...(before.spec?.conditions ?? []), ...spec.conditions]) conditions.set(conditionId(c), c);
+    const seeds = [...new Set([...(before.spec?.seeds ?? []), ...spec.seeds])].sort((a, b) => a - b);
+    const ids = [...new Set([...(before.runs ?? []), ...runs.map((r) => `${conditionId(r.condition)}/seed-${r.seed}`)])].sort();
+    writeJsonAtomic(path, { spec: { ...spec, conditions: [...conditions.values()], seeds }, runs: ids });
+  });
+}
+
+/**
+ * The runs this process may train, handed out one at a time, each claimed first: complete ones are passed over, ones
+ * claimed by live processes are waited for ("wait"), null when nothing is left to train or wait for.
+ */
+class RunQueue implements JobSource {
+  private remaining: RunJob[];
+  trained = 0;
+  skipped = 0;
+  trainedElsewhere = 0;
+  waitingOn = new Map<string, ClaimOwner | null>();
+
+  constructor(private readonly ctx: TrainingContext, jobs: RunJob[]) {
+    this.remaining = jobs.filter((job) => {
+      const state = runState(runDir(ctx.outDir, job.condition, job.seed), identityIn(ctx, job.condition, job.seed));
+      if (state.state === "complete") this.skipped++;
+      return state.state !== "complete";
+    });
+  }
+
+  next(): ClaimedJob | "wait" | null {
+    this.waitingOn.clear();
+    for (let i = 0; i < this.remaining.length; i++) {
+      const job = this.remaining[i]!;
+      const dir = runDir(this.ctx.outDir, job.condition, job.seed);
+      const state = runState(dir, identityIn(this.ctx, job.condition, job.seed));
+      if (state.state === "other") throw new Error(`${dir} was finished by another process with other settings (${state.differences.join("; ")}) while this sweep ran`);
+      if (state.state === "complete") {
+        this.remaining.splice(i--, 1);
+        this.trainedElsewhere++;
+        continue;
+      }
+      mkdirSync(dir, { recursive: true });
+      const got = tryClaim(join(dir, CLAIM_FILE), `training ${conditionId(job.condition)} seed ${job.seed}`);
+      if (got.claim) {
+        this.remaining.splice(i, 1);
+        this.trained++;
+        return { job, claim: got.claim };
+      }
+      this.waitingOn.set(`${conditionId(job.condition)} seed ${job.seed}`, got.heldBy);
+    }
+    return this.remaining.length ? "wait" : null;
+  }
+
+  describeWaiting(): string {
+    const first = [...this.waitingOn.entries()][0];
+    return `${this.waitingOn.size} run${this.waitingOn.size > 1 ? "s are" : " is"} being trained by other processes (e.g. ${first?.[0]}: ${describeOwner(first?.[1] ?? null)}); waiting for them`;
+  }
+}
+
+const sleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));
+
 export async function runSweep(spec: SweepSpec, options: PipelineOptions): Promise<PipelineResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(line + "\n"));
   const model = options.model ?? (await loadModel({ model: spec.model, weightsDir: spec.weights }));
   log(`model: ${model.label} (sha256 ${model.sha256.slice(0, 16)}…)`);
+  checkSpecAgainstModel(spec, model.weights.config);
   const corpus = loadCorpus(spec.corpus);
   const windows = windowsFor(spec, corpus);
+  checkCorpusYield(spec, corpus, windows);
   log(`corpus: ${corpus.name} (${corpus.documents.length} documents, sha256 ${corpus.sha256.slice(0, 16)}…); ${windows.nWindows} windows of ${spec.seqLen}: ${windows.realTokens} real tokens, ${windows.bosTokens} BOS, ${windows.padTokens} padding`);
   const hooks = [...new Set(spec.conditions.map((c) => hookFor(spec, c.layer)))].sort();
   const cacheBar = bar(options, "activations", windows.nWindows * spec.seqLen, "tok");
@@ -104,39 +289,60 @@ export async function runSweep(spec: SweepSpec, options: PipelineOptions): Promi
     model, corpus: { name: corpus.name, sha256: corpus.sha256, documents: corpus.documents.length, documentIds: corpus.documents.map((d) => d.id) }, windows,
     windowing: { mode: spec.windowing, seqLen: spec.seqLen, maxTokens: spec.maxTokens }, hooks, residual: spec.residual,
     onProgress: (done, total) => cacheBar.update(done, `of ${total}`),
-  });
+  }, { log });
   cacheBar.done(`cache ${cache.dir}`);
   const receipts = {
     model: model.label, modelKind: model.kind, weightsSha256: model.sha256, corpus: corpus.name, corpusSha256: corpus.sha256,
-    activationCache: cache.dir, activationCacheKey: cache.manifest.key,
+    activationCache: cache.dir, activationCacheKey: cache.manifest.key, activationCacheSha256: cache.manifest.contentSha256,
   };
   const context = trainingContext(spec, options.outDir, cache, receipts, options.threads);
+  const result = { model, corpus, windows, cache, trained: 0, skipped: 0, trainedElsewhere: 0 };
+  if (options.cacheOnly) return result;
   log(`training rows: ${context.trainingRowIds.length} (${context.realTokens} real tokens${spec.includeSpecial ? `, ${context.trainingRowIds.length - context.realTokens} BOS/padding rows included as the seed study did` : ", BOS and padding excluded"})`);
-  mkdirSync(options.outDir, { recursive: true });
-  writeJsonAtomic(join(options.outDir, "sweep.json"), spec);
-  const total = spec.conditions.length * spec.seeds.length;
-  const pending: PoolJob[] = [];
-  for (const condition of spec.conditions) for (const seed of spec.seeds) if (!isComplete(options.outDir, condition, seed)) pending.push({ condition, seed });
-  const skipped = total - pending.length;
-  const processes = Math.min(options.processes ?? 1, pending.length);
+  checkExistingRuns(context);
+  const jobs = shardRuns(spec, cache.manifest.dIn, options.shard);
+  if (options.shard) log(`shard ${options.shard.index} of ${options.shard.count} (0-based): ${jobs.length} of ${spec.conditions.length * spec.seeds.length} runs`);
+  recordSweep(options.outDir, spec, jobs);
+  const queue = new RunQueue(context, jobs);
+  const pollMs = options.pollMs ?? 2000;
+  let saidWaiting = false;
+  const onWait = () => {
+    if (!saidWaiting) log(queue.describeWaiting());
+    saidWaiting = true;
+  };
+  const processes = Math.min(options.processes ?? 1, jobs.length);
   if (processes > 1 && options.workerEntry) {
     // Each worker gets an equal share of the threads; results do not depend on it (see run_pool.ts).
     const threadsEach = Math.max(1, Math.floor(options.threads / processes));
-    log(`training ${pending.length} runs in ${processes} processes (${threadsEach} matmul thread${threadsEach > 1 ? "s" : ""} each)${skipped ? `; ${skipped} already complete` : ""}`);
-    await trainInProcesses(pending, {
-      processes, entry: options.workerEntry, log,
-      init: { spec, outDir: options.outDir, cacheDir: cache.dir, cacheKey: cache.manifest.key, receipts, threads: threadsEach },
+    log(`training up to ${jobs.length} runs in ${processes} processes (${threadsEach} matmul thread${threadsEach > 1 ? "s" : ""} each)`);
+    await trainInProcesses(queue, {
+      processes, entry: options.workerEntry, log, pollMs, onWait,
+      init: { spec, outDir: options.outDir, cacheDir: cache.dir, cacheSha256: cache.manifest.contentSha256, receipts, threads: threadsEach },
     });
   } else {
-    let done = 0;
-    for (const { condition, seed } of pending) {
-      const label = `${conditionId(condition)} seed ${seed} (${skipped + ++done}/${total})`;
+    for (;;) {
+      const next = queue.next();
+      if (next === null) break;
+      if (next === "wait") {
+        onWait();
+        await sleep(pollMs);
+        continue;
+      }
+      const { job, claim } = next;
+      const label = `${conditionId(job.condition)} seed ${job.seed}`;
       const progress = bar(options, label, spec.epochs * context.trainingRowIds.length, "rows");
-      trainRun(context, condition, seed, (d, extra) => progress.update(d, extra));
+      try {
+        trainRun(context, job.condition, job.seed, (d, extra) => {
+          claim.heartbeat();
+          progress.update(d, extra);
+        });
+      } finally {
+        claim.release();
+      }
       progress.done();
     }
   }
-  const trained = pending.length;
-  log(`runs: ${trained} trained, ${skipped} already complete (manifest verified)`);
-  return { model, corpus, windows, cache, trained, skipped };
+  Object.assign(result, { trained: queue.trained, skipped: queue.skipped, trainedElsewhere: queue.trainedElsewhere });
+  log(`runs: ${queue.trained} trained, ${queue.skipped} already complete (manifest and identity verified)${queue.trainedElsewhere ? `, ${queue.trainedElsewhere} trained by other processes meanwhile` : ""}`);
+  return result;
 }

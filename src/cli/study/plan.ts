@@ -10,6 +10,7 @@ import { lossAndGradients, applyUpdate, OptimizerState, StepWorkspace } from "..
 import { Rng } from "../../tensor/rng.ts";
 import type { SweepSpec } from "./spec.ts";
 import { conditionId, hookFor } from "./spec.ts";
+import { shardRuns } from "./shards.ts";
 import { blocksNeededFor } from "../../gpt2/hooks.ts";
 import { GPT2_PRESETS } from "../../gpt2/config.ts";
 import { getThreads, setThreads } from "../../tensor/wasm/index.ts";
@@ -29,6 +30,11 @@ export interface PlanEstimate {
   trainSeconds: number;
   trainWallSeconds: number;
   totalSeconds: number;
+  /** Parallel tasks (cluster array tasks, each like this machine), and the training seconds of each task's shard. */
+  tasks: number;
+  shardSeconds: number[];
+  /** Cache, then the slowest shard (each task trains `processes` runs at once): the wall time on `tasks` tasks. */
+  tasksWallSeconds: number;
 }
 
 function time(fn: () => void, repeats = 2): number {
@@ -43,6 +49,8 @@ export interface PlanResources {
   threads: number;
   /** Runs at once (the sweep's --processes). */
   processes: number;
+  /** Parallel tasks the runs are sharded over (default 1: this machine alone). */
+  tasks?: number;
 }
 
 export async function estimatePlan(spec: SweepSpec, resources: PlanResources = { threads: getThreads(), processes: 1 }): Promise<PlanEstimate> {
@@ -89,10 +97,15 @@ export async function estimatePlan(spec: SweepSpec, resources: PlanResources = {
   const trainSeconds = perCondition.reduce((s, c) => s + c.secondsPerRun * spec.seeds.length, 0);
   const trainWallSeconds = trainSeconds / runsAtOnce;
   const hooks = new Set(spec.conditions.map((c) => hookFor(spec, c.layer))).size;
+  // On N tasks: the shards the sweep would give them (shards.ts), each priced with the timings above.
+  const tasks = resources.tasks ?? 1;
+  const secondsOf = new Map(perCondition.map((c) => [c.id, c.secondsPerRun]));
+  const shardSeconds = Array.from({ length: tasks }, (_, i) =>
+    shardRuns(spec, d, { index: i, count: tasks }).reduce((s, r) => s + secondsOf.get(conditionId(r.condition))!, 0) / runsAtOnce);
   return {
     runs: spec.conditions.length * spec.seeds.length, tokensThroughModel: tokens, blocksNeeded, secondsPerTokenBlock,
     cacheSeconds, cacheBytes: tokens * d * 4 * hooks, perCondition, processes: runsAtOnce, threadsPerProcess, trainSeconds, trainWallSeconds,
-    totalSeconds: cacheSeconds + trainWallSeconds,
+    totalSeconds: cacheSeconds + trainWallSeconds, tasks, shardSeconds, tasksWallSeconds: cacheSeconds + Math.max(...shardSeconds),
   };
 }
 
@@ -111,5 +124,9 @@ export function formatPlan(spec: SweepSpec, e: PlanEstimate): string {
     ...e.perCondition.map((c) => `  ${c.id.padEnd(28)} ${c.rowsPerSecond.toFixed(0).padStart(8)} rows/s  ${duration(c.secondsPerRun).padStart(9)} per run`),
     `total ≈ ${duration(e.totalSeconds)} (training ${duration(e.trainWallSeconds)}${e.processes > 1 ? ` wall if runs at once never slowed each other — they share caches and memory bandwidth, so expect more, up to ${duration(e.trainSeconds)}` : ""}). Runs are resumable: rerunning skips finished ones.`,
   ];
+  if (e.tasks > 1) {
+    const min = Math.min(...e.shardSeconds), max = Math.max(...e.shardSeconds);
+    lines.push(`on ${e.tasks} parallel tasks like this machine (sweep --shard I/${e.tasks}): cache ${duration(e.cacheSeconds)} once, then shards of ${duration(min)}–${duration(max)} training each ≈ ${duration(e.tasksWallSeconds)} wall`);
+  }
   return lines.join("\n");
 }

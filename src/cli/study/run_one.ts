@@ -1,10 +1,13 @@
 /**
  * One run = one (condition, seed): train the SAE on the condition's hook, analyse its features, and write the
- * run directory with its receipts. A directory whose manifest verifies is complete and is skipped; anything
- * else in the directory is cleared first (a run killed mid-way leaves no trace in the result), except a
- * training checkpoint made with the same settings, which is resumed.
+ * run directory with its receipts. A directory whose manifest verifies and whose recorded identity (identity.json)
+ * is the one asked for is complete and is skipped; a complete run of another identity is never overwritten (an
+ * error names the differences). Anything else in the directory is cleared first (a run killed mid-way leaves no
+ * trace in the result), except a training checkpoint made with the same settings, which is resumed, and the claim
+ * of the process training it (claim.json, see file_lock.ts). A run that fails leaves failed.json saying why.
  */
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { defaultTrainConfig, type SAETrainConfig } from "../../sae/config.ts";
 import { trainSAE, type HistoryEntry } from "../../sae/trainer.ts";
@@ -14,10 +17,15 @@ import { fileCheckpointStore } from "../../sae/checkpoint.ts";
 import type { RowSource } from "../../data/rows.ts";
 import { matmulKernelName } from "../../tensor/matmul.ts";
 import { environmentRecord, verifyManifest, writeJsonAtomic, writeManifest } from "../receipts.ts";
+import { IDENTITY_FILE, identityDifferences, identityHash, readIdentity, RESULTS_VERSION, type RecordedIdentity, type RunIdentity } from "./run_identity.ts";
 import type { Condition, SweepSpec } from "./spec.ts";
 import { conditionId, hookFor } from "./spec.ts";
 
 export const CHECKPOINT_FILE = "training-state.safetensors";
+/** Held by the process training the run (see file_lock.ts); not part of the result. */
+export const CLAIM_FILE = "claim.json";
+/** Left by a run that stopped with an error: what went wrong, where and when. */
+export const FAILED_FILE = "failed.json";
 
 export interface RunInputs {
   spec: SweepSpec;
@@ -30,6 +38,8 @@ export interface RunInputs {
   describeRow: (row: number) => RowContext;
   receipts: Record<string, unknown>;
   threads: number;
+  /** What determines the result (see run_identity.ts): recorded in identity.json and checked before skipping. */
+  identity: RecordedIdentity;
   onProgress?: (done: number, total: number, extra: string) => void;
 }
 
@@ -54,21 +64,76 @@ export function runDir(root: string, condition: Condition, seed: number): string
 export function trainConfigFor(spec: SweepSpec, condition: Condition, seed: number, rows: number, dIn: number): SAETrainConfig {
   return defaultTrainConfig(condition.recipe, { dIn, dSae: condition.features, k: condition.k, seed }, {
     epochs: spec.epochs,
-    ...(spec.batchSize ? { batchSize: spec.batchSize } : {}),
-    ...(spec.lr ? { lr: spec.lr } : {}),
+    ...(spec.batchSize !== undefined ? { batchSize: spec.batchSize } : {}),
+    ...(spec.lr !== undefined ? { lr: spec.lr } : {}),
     ...(condition.recipe === "topk" ? { deadAfterTokens: spec.deadAfterTokens ?? rows } : {}),
   });
 }
 
+export type RunState =
+  | { state: "complete" }
+  /** Complete, but made with other settings: `differences` names them. */
+  | { state: "other"; differences: string[] }
+  | { state: "incomplete" };
+
+/** Whether `dir` holds the finished run with this identity. */
+export function runState(dir: string, identity: RecordedIdentity): RunState {
+  if (!existsSync(dir) || !verifyManifest(dir).ok) return { state: "incomplete" };
+  const recorded = readIdentity(dir);
+  if (!recorded) return { state: "other", differences: ["identity.json (absent: made by a sae-seeds without run identities)"] };
+  if (recorded.sha256 === identity.sha256) return { state: "complete" };
+  const differences = identityDifferences(recorded.identity, identity.identity);
+  return { state: "other", differences: differences.length ? differences : ["identity hash"] };
+}
+
+/** The inputs that determine a run's result, besides its spec, condition and seed. */
+export interface IdentityInputs {
+  modelSha256: string;
+  corpusSha256: string;
+  /** ActivationCache.hookSha256(hook): the rows the run reads. */
+  activationsSha256: string;
+  /** Training rows and their width (the resolved config depends on them). */
+  rows: number;
+  dIn: number;
+}
+
+export function runIdentityFor(spec: SweepSpec, condition: Condition, seed: number, inputs: IdentityInputs): RecordedIdentity {
+  const identity: RunIdentity = {
+    resultsVersion: RESULTS_VERSION,
+    model: { sha256: inputs.modelSha256 },
+    corpus: { sha256: inputs.corpusSha256 },
+    windowing: { mode: spec.windowing, seqLen: spec.seqLen, maxTokens: spec.maxTokens },
+    includeSpecial: spec.includeSpecial,
+    residual: spec.residual,
+    hook: hookFor(spec, condition.layer),
+    activations: { sha256: inputs.activationsSha256 },
+    rows: inputs.rows,
+    train: trainConfigFor(spec, condition, seed, inputs.rows, inputs.dIn),
+  };
+  return { identity, sha256: identityHash(identity) };
+}
+
 /** Train and record one run unless it is already complete. Returns false when skipped. */
 export function runOne(root: string, inputs: RunInputs): boolean {
-  const { spec, condition, seed, rows } = inputs;
-  const dir = runDir(root, condition, seed);
-  if (verifyManifest(dir).ok) return false;
+  const dir = runDir(root, inputs.condition, inputs.seed);
+  const state = runState(dir, inputs.identity);
+  if (state.state === "complete") return false;
+  if (state.state === "other") throw new Error(`${dir} holds a finished run made with other settings (${state.differences.join("; ")}); delete it or train into another --out`);
   mkdirSync(dir, { recursive: true });
-  for (const name of readdirSync(dir)) if (name !== CHECKPOINT_FILE) rmSync(join(dir, name), { recursive: true, force: true });
+  for (const name of readdirSync(dir)) if (name !== CHECKPOINT_FILE && name !== CLAIM_FILE) rmSync(join(dir, name), { recursive: true, force: true });
+  try {
+    trainAndRecord(dir, inputs);
+  } catch (e) {
+    writeJsonAtomic(join(dir, FAILED_FILE), { error: (e as Error).message, host: hostname(), pid: process.pid, at: new Date().toISOString() });
+    throw e;
+  }
+  return true;
+}
 
-  const config = trainConfigFor(spec, condition, seed, rows.rows, rows.dIn);
+function trainAndRecord(dir: string, inputs: RunInputs): void {
+  const { spec, condition, seed, rows } = inputs;
+  // The identity's resolved config is the one trained (so identity.json says exactly what ran).
+  const config = inputs.identity.identity.train;
   const checkpointPath = join(dir, CHECKPOINT_FILE);
   const store = fileCheckpointStore(checkpointPath);
   const hook = hookFor(spec, condition.layer);
@@ -110,12 +175,7 @@ export function runOne(root: string, inputs: RunInputs): boolean {
   writeJsonAtomic(join(dir, "metrics.json"), metrics);
   writeJsonAtomic(join(dir, "feature_analysis.json"), analysis);
   writeJsonAtomic(join(dir, "environment.json"), environmentRecord({ seed, ...inputs.receipts }, { threads: inputs.threads, matmulKernel: matmulKernelName() }));
+  writeJsonAtomic(join(dir, IDENTITY_FILE), inputs.identity);
   rmSync(checkpointPath, { force: true });
-  writeManifest(dir);
-  return true;
-}
-
-export function isComplete(root: string, condition: Condition, seed: number): boolean {
-  const dir = runDir(root, condition, seed);
-  return existsSync(dir) && verifyManifest(dir).ok;
+  writeManifest(dir, [CLAIM_FILE]);
 }

@@ -13,6 +13,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { loadActivationCache } from "../../data/activation_cache.ts";
 import { applyThreads } from "../threads.ts";
+import type { Claim } from "../../data/file_lock.ts";
 import { conditionId, type Condition, type SweepSpec } from "./spec.ts";
 import { trainRun, trainingContext, type TrainingContext } from "./pipeline.ts";
 
@@ -32,12 +33,24 @@ export interface PoolJob {
   seed: number;
 }
 
+/** A job this process owns (its claim keeps other processes off it) until it releases it. */
+export interface ClaimedJob {
+  job: PoolJob;
+  claim: Claim;
+}
+
+/** Where jobs come from: the next one claimed, "wait" while other processes own the rest, null when none is left. */
+export interface JobSource {
+  next(): ClaimedJob | "wait" | null;
+}
+
 /** What a worker needs to train runs: everything else it reads from the activation cache. */
 export interface WorkerInit {
   spec: SweepSpec;
   outDir: string;
   cacheDir: string;
-  cacheKey: string;
+  /** The cache's content hash when the sweep started: a worker refuses a cache that changed since. */
+  cacheSha256: string;
   receipts: Record<string, unknown>;
   threads: number;
 }
@@ -50,27 +63,59 @@ export interface PoolOptions {
   entry: WorkerEntry;
   init: WorkerInit;
   log: (line: string) => void;
+  /** How long a worker with nothing to do waits before asking the source again (ms). */
+  pollMs: number;
+  /** Called when the source says "wait" (other processes own the remaining jobs). */
+  onWait?: () => void;
 }
 
-/** Train every job across `processes` forked workers; resolves when all are done, rejects on the first failure. */
-export function trainInProcesses(jobs: PoolJob[], options: PoolOptions): Promise<void> {
-  const queue = [...jobs];
-  const total = jobs.length;
-  let finished = 0;
+/**
+ * Train the source's jobs across `processes` forked workers; resolves when the source is empty and every worker has
+ * finished, rejects on the first failure. This process holds the claims (its event loop is free, so it keeps them
+ * fresh while workers train) and releases each when its run ends.
+ */
+export function trainInProcesses(source: JobSource, options: PoolOptions): Promise<void> {
   const children: ChildProcess[] = [];
+  const held = new Map<ChildProcess, ClaimedJob>();
+  let finished = 0;
   return new Promise<void>((resolve, reject) => {
     let settled = false;
-    const fail = (message: string) => {
+    const heartbeat = setInterval(() => {
+      for (const c of held.values()) c.claim.heartbeat();
+    }, 15_000);
+    const settle = (error?: Error) => {
       if (settled) return;
       settled = true;
-      for (const c of children) c.kill("SIGTERM");
-      reject(new Error(message));
+      clearInterval(heartbeat);
+      for (const c of held.values()) c.claim.release();
+      held.clear();
+      if (error) {
+        for (const c of children) c.kill("SIGTERM");
+        reject(error);
+      } else {
+        resolve();
+      }
     };
-    const next = (child: ChildProcess) => {
-      const job = queue.shift();
-      child.send((job ? { type: "job", job } : { type: "stop" }) satisfies ToWorker);
+    const feed = (child: ChildProcess) => {
+      if (settled) return;
+      let next: ClaimedJob | "wait" | null;
+      try {
+        next = source.next();
+      } catch (e) {
+        settle(e as Error);
+        return;
+      }
+      if (next === "wait") {
+        options.onWait?.();
+        setTimeout(() => feed(child), options.pollMs);
+      } else if (next === null) {
+        child.send({ type: "stop" } satisfies ToWorker);
+      } else {
+        held.set(child, next);
+        child.send({ type: "job", job: next.job } satisfies ToWorker);
+      }
     };
-    const count = Math.max(1, Math.min(options.processes, jobs.length));
+    const count = Math.max(1, options.processes);
     let exited = 0;
     for (let w = 0; w < count; w++) {
       const child = fork(options.entry.script, ["_sweep-worker"], { execArgv: options.entry.execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
@@ -79,25 +124,23 @@ export function trainInProcesses(jobs: PoolJob[], options: PoolOptions): Promise
         const m = raw as FromWorker;
         if (m.type === "ready") {
           child.send({ type: "init", init: options.init } satisfies ToWorker);
-          next(child);
+          feed(child);
         } else if (m.type === "done") {
           finished++;
-          options.log(`${conditionId(m.job.condition)} seed ${m.job.seed} done in ${m.seconds.toFixed(1)}s (${finished}/${total}, worker ${w + 1} of ${count})`);
-          next(child);
+          held.get(child)?.claim.release();
+          held.delete(child);
+          options.log(`${conditionId(m.job.condition)} seed ${m.job.seed} done in ${m.seconds.toFixed(1)}s (${finished} trained here, worker ${w + 1} of ${count})`);
+          feed(child);
         } else {
-          fail(m.job ? `${conditionId(m.job.condition)} seed ${m.job.seed}: ${m.message}` : m.message);
+          settle(new Error(m.job ? `${conditionId(m.job.condition)} seed ${m.job.seed}: ${m.message}` : m.message));
         }
       });
       child.on("exit", (code, signal) => {
         exited++;
-        if (!settled && (code !== 0 || signal)) fail(`a training worker stopped unexpectedly (${signal ?? `exit code ${code}`}); rerun the sweep — finished runs are kept`);
-        else if (!settled && exited === count) {
-          settled = true;
-          if (finished === total) resolve();
-          else reject(new Error(`workers stopped with ${total - finished} run(s) not trained; rerun the sweep`));
-        }
+        if (!settled && (code !== 0 || signal)) settle(new Error(`a training worker stopped unexpectedly (${signal ?? `exit code ${code}`}); rerun the sweep — finished runs are kept`));
+        else if (exited === count) settle();
       });
-      child.on("error", (e) => fail(`cannot start a training worker: ${e.message}`));
+      child.on("error", (e) => settle(new Error(`cannot start a training worker: ${e.message}`)));
     }
   });
 }
@@ -141,7 +184,7 @@ export async function runSweepWorker(): Promise<void> {
         if (m.type === "init") {
           applyThreads(m.init.threads);
           const cache = loadActivationCache(m.init.cacheDir);
-          if (cache.manifest.key !== m.init.cacheKey) throw new Error(`activation cache ${m.init.cacheDir} changed while the sweep ran; rerun the sweep`);
+          if (cache.manifest.contentSha256 !== m.init.cacheSha256) throw new Error(`activation cache ${m.init.cacheDir} changed while the sweep ran; rerun the sweep`);
           context = trainingContext(m.init.spec, m.init.outDir, cache, m.init.receipts, m.init.threads);
           return;
         }

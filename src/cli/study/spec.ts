@@ -1,14 +1,18 @@
 /**
  * What a sweep is: a grid of conditions (layer × dictionary size × k × recipe) times seeds, plus the data and
- * training settings they share. Parsed from flags or a JSON/YAML file, validated in one place, and written into
- * every run directory so a run can always say what it was.
+ * training settings they share. Built in layers — defaults, then a named preset, then a spec file, then flags, each
+ * explicit value winning over the layers below it (0 is a value, never "unset") — and checked by one set of rules:
+ * SWEEP_SETTINGS below gives every setting's flag, spec-file key and domain, and both flags and spec files are
+ * checked with `checkValue` (args.ts), so the same mistake gets the same message wherever it is made.
  */
 import { readFileSync } from "node:fs";
 import type { Recipe } from "../../sae/config.ts";
 import { RECIPES } from "../../sae/config.ts";
+import { MODEL_NAMES } from "../../gpt2/loader.ts";
 import type { ResidualConvention } from "../../gpt2/model.ts";
-import { UsageError } from "../args.ts";
+import { checkValue, UsageError, type FlagSpec, type FlagValues } from "../args.ts";
 import { parseYamlSubset } from "./yaml.ts";
+import { parseStrictJson } from "./strict_json.ts";
 
 export interface Condition {
   layer: number;
@@ -54,61 +58,104 @@ export function gridConditions(layers: number[], features: number[], ks: number[
   return out;
 }
 
-export function validateSpec(spec: SweepSpec): SweepSpec {
-  const fail = (m: string) => {
-    throw new UsageError(`sweep spec "${spec.name}": ${m}`);
-  };
-  if (!spec.conditions.length) fail("no conditions");
-  if (!spec.seeds.length) fail("no seeds");
-  if (new Set(spec.seeds).size !== spec.seeds.length) fail(`seeds repeat: ${spec.seeds.join(",")}`);
-  for (const c of spec.conditions) {
-    if (!RECIPES.includes(c.recipe)) fail(`unknown recipe ${c.recipe}; use ${RECIPES.join(" or ")}`);
-    if (!(c.k >= 1 && c.k <= c.features)) fail(`k = ${c.k} must be between 1 and the dictionary size ${c.features}`);
-    if (!Number.isInteger(c.layer) || c.layer < 0) fail(`layer ${c.layer} is not a layer index`);
+export const DEFAULT_SPEC: SweepSpec = {
+  name: "sweep", model: "gpt2", corpus: "brown", windowing: "standard", seqLen: 64, maxTokens: 2000, includeSpecial: false,
+  residual: "centered", hookTemplate: "blocks.{layer}.hook_resid_pre", conditions: gridConditions([6], [128], [8], ["topk"]),
+  seeds: [1, 2, 3, 4, 5], epochs: 8,
+};
+
+/** The grid's axes: given as flags or spec-file keys, they replace that axis of the conditions. */
+type Axis = "layers" | "features" | "k" | "recipes";
+type SettingKey = Exclude<keyof SweepSpec, "conditions"> | Axis;
+
+interface Setting extends FlagSpec {
+  /** The spec-file key (and SweepSpec field, for non-axes). */
+  key: SettingKey;
+}
+
+/** Every setting a sweep has: its flag (the record key), spec-file key, type and domain. */
+export const SWEEP_SETTINGS: Record<string, Setting> = {
+  name: { key: "name", type: "string", description: "sweep name (output goes to runs/<name>)", shownDefault: DEFAULT_SPEC.name },
+  model: { key: "model", type: "string", choices: MODEL_NAMES, description: "gpt2 (weights from --weights, SAE_SEEDS_WEIGHTS or weights/gpt2) or random (seeded random GPT-2 small control)", shownDefault: DEFAULT_SPEC.model },
+  weights: { key: "weights", type: "string", description: "directory with config.json and model.safetensors" },
+  corpus: { key: "corpus", type: "string", description: "brown, a .jsonl file with a text field, or a text file (one document per line)", shownDefault: DEFAULT_SPEC.corpus },
+  windowing: { key: "windowing", type: "string", choices: ["standard", "faithful"], description: "standard windows, or the seed study's (one truncated, padded window per document)", shownDefault: DEFAULT_SPEC.windowing },
+  "seq-len": { key: "seqLen", type: "int", min: 2, description: "tokens per window, BOS included", shownDefault: String(DEFAULT_SPEC.seqLen) },
+  "max-tokens": { key: "maxTokens", type: "int", min: 1, description: "real tokens to use (faithful windowing: positions, padding included, as the study counted)", shownDefault: String(DEFAULT_SPEC.maxTokens) },
+  "include-special": { key: "includeSpecial", type: "boolean", description: "train on BOS and padding rows too (the seed study's accident)" },
+  residual: { key: "residual", type: "string", choices: ["centered", "raw"], description: "centered (TransformerLens convention) or raw (Hugging Face hidden states)", shownDefault: DEFAULT_SPEC.residual },
+  "hook-template": { key: "hookTemplate", type: "string", description: "hook name with {layer}", shownDefault: DEFAULT_SPEC.hookTemplate },
+  layers: { key: "layers", type: "ints", min: 0, unique: true, description: "layers, e.g. 0,6", shownDefault: "6" },
+  features: { key: "features", type: "ints", min: 1, unique: true, description: "dictionary sizes, e.g. 128,512", shownDefault: "128" },
+  k: { key: "k", type: "ints", min: 1, unique: true, description: "active latents per token, e.g. 8,32", shownDefault: "8" },
+  recipes: { key: "recipes", type: "list", choices: RECIPES, unique: true, description: `training recipes: ${RECIPES.join(", ")}`, shownDefault: "topk" },
+  seeds: { key: "seeds", type: "ints", min: 0, unique: true, description: "seeds, e.g. 1-5 or 1,2,3", shownDefault: "1-5" },
+  epochs: { key: "epochs", type: "int", min: 1, description: "passes over the training rows", shownDefault: String(DEFAULT_SPEC.epochs) },
+  "batch-size": { key: "batchSize", type: "int", min: 1, description: "rows per step", shownDefault: "the recipe's (topk 4096, seed-report 64)" },
+  lr: { key: "lr", type: "number", above: 0, description: "Adam learning rate", shownDefault: "the recipe's (topk 4e-4, seed-report 1e-3)" },
+  "dead-after-tokens": { key: "deadAfterTokens", type: "int", min: 1, description: "topk: a latent is dead for AuxK after this many tokens without firing", shownDefault: "one epoch of the data" },
+};
+
+const SETTING_BY_KEY = new Map(Object.entries(SWEEP_SETTINGS).map(([flag, s]) => [s.key as string, { flag, setting: s }]));
+const AXES: readonly string[] = ["layers", "features", "k", "recipes"];
+
+/** Settings by key, already checked; applied over `spec` (axes regrid its conditions). */
+function applySettings(spec: SweepSpec, values: Partial<Record<SettingKey, unknown>>): SweepSpec {
+  const out: SweepSpec = { ...spec };
+  const axis = <T>(key: Axis, current: T[]): T[] => (values[key] !== undefined ? (values[key] as T[]) : [...new Set(current)]);
+  if (AXES.some((a) => values[a as Axis] !== undefined)) {
+    out.conditions = gridConditions(
+      axis("layers", spec.conditions.map((c) => c.layer)), axis("features", spec.conditions.map((c) => c.features)),
+      axis("k", spec.conditions.map((c) => c.k)), axis<Recipe>("recipes", spec.conditions.map((c) => c.recipe)),
+    );
   }
-  if (spec.windowing !== "standard" && spec.windowing !== "faithful") fail(`windowing "${spec.windowing}" must be "standard" or "faithful"`);
-  if (spec.residual !== "raw" && spec.residual !== "centered") fail(`residual "${spec.residual}" must be "raw" or "centered"`);
-  if (!(Number.isInteger(spec.seqLen) && spec.seqLen >= 2)) fail("seqLen must be an integer of at least 2");
-  if (!(spec.maxTokens >= 1)) fail("maxTokens must be positive");
-  if (!(spec.epochs >= 1)) fail("epochs must be positive");
-  if (!spec.hookTemplate.includes("{layer}")) fail('hookTemplate must contain "{layer}"');
+  for (const [key, value] of Object.entries(values)) if (value !== undefined && !AXES.includes(key)) (out as unknown as Record<string, unknown>)[key] = value;
+  return out;
+}
+
+/** The flag layer: every sweep setting the user gave on the command line (already checked by parseArgs). */
+export function applyFlagSettings(spec: SweepSpec, flags: FlagValues): SweepSpec {
+  const values: Partial<Record<SettingKey, unknown>> = {};
+  for (const [flag, setting] of Object.entries(SWEEP_SETTINGS)) if (flags[flag] !== undefined) values[setting.key] = flags[flag];
+  return applySettings(spec, values);
+}
+
+/** Cross-setting rules, after all layers are applied. */
+export function validateSpec(spec: SweepSpec): SweepSpec {
+  const fail = (m: string): never => {
+    throw new UsageError(`sweep "${spec.name}": ${m}`);
+  };
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(spec.name)) fail(`name "${spec.name}" must be letters, digits, ".", "_" or "-" (it names a directory)`);
+  if (!spec.conditions.length) fail("no conditions");
+  const ids = spec.conditions.map(conditionId);
+  const repeated = ids.find((id, i) => ids.indexOf(id) !== i);
+  if (repeated) fail(`condition ${repeated} is listed twice`);
+  for (const c of spec.conditions) {
+    if (c.k > c.features) fail(`k ${c.k} must be at most the dictionary size ${c.features} (condition ${conditionId(c)})`);
+  }
+  if (!spec.hookTemplate.includes("{layer}")) fail(`hookTemplate "${spec.hookTemplate}" must contain "{layer}"`);
   return spec;
 }
 
-/** The type each spec-file key must have; checked before anything is run so a typo fails in one line. */
-const FIELD_TYPES: Record<string, "string" | "number" | "boolean" | "numbers" | "strings" | "conditions"> = {
-  name: "string", model: "string", weights: "string", corpus: "string", windowing: "string", seqLen: "number",
-  maxTokens: "number", includeSpecial: "boolean", residual: "string", hookTemplate: "string", conditions: "conditions",
-  seeds: "numbers", epochs: "number", batchSize: "number", lr: "number", deadAfterTokens: "number",
-  layers: "numbers", features: "numbers", k: "numbers", recipes: "strings",
+const CONDITION_SETTINGS: Record<keyof Condition, FlagSpec> = {
+  layer: { type: "int", min: 0, description: "" },
+  features: { type: "int", min: 1, description: "" },
+  k: { type: "int", min: 1, description: "" },
+  recipe: { type: "string", choices: RECIPES, description: "" },
 };
 
-function checkFieldTypes(path: string, values: Record<string, unknown>): void {
-  const fail = (key: string, want: string, got: unknown) => {
-    throw new UsageError(`sweep spec ${path}: "${key}" must be ${want}, got ${JSON.stringify(got)}`);
-  };
-  for (const [key, value] of Object.entries(values)) {
-    const type = FIELD_TYPES[key];
-    if (type === undefined) {
-      throw new UsageError(`sweep spec ${path}: unknown key "${key}"; known keys are ${Object.keys(FIELD_TYPES).join(", ")}`);
-    }
-    if (type === "string" || type === "number" || type === "boolean") {
-      if (typeof value !== type || (type === "number" && !Number.isFinite(value))) fail(key, `a ${type}`, value);
-    } else if (type === "numbers") {
-      if (!Array.isArray(value) || !value.every((v) => Number.isInteger(v))) fail(key, "a list of integers", value);
-    } else if (type === "strings") {
-      if (!Array.isArray(value) || !value.every((v) => typeof v === "string")) fail(key, "a list of strings", value);
-    } else {
-      const ok = Array.isArray(value) && value.every((c) => c !== null && typeof c === "object" && !Array.isArray(c)
-        && Object.keys(c).sort().join(",") === "features,k,layer,recipe"
-        && Number.isInteger((c as Condition).layer) && Number.isInteger((c as Condition).features)
-        && Number.isInteger((c as Condition).k) && typeof (c as Condition).recipe === "string");
-      if (!ok) fail(key, "a list of {layer, features, k, recipe}", value);
-    }
-  }
+function checkConditions(label: string, value: unknown): Condition[] {
+  if (!Array.isArray(value) || value.length === 0) throw new UsageError(`${label} must be a non-empty list of {layer, features, k, recipe}, got ${JSON.stringify(value)}`);
+  return value.map((c, i) => {
+    const keys = c !== null && typeof c === "object" && !Array.isArray(c) ? Object.keys(c).sort().join(",") : "";
+    if (keys !== "features,k,layer,recipe") throw new UsageError(`${label}[${i}] must be {layer, features, k, recipe}, got ${JSON.stringify(c)}`);
+    const out = {} as Record<string, unknown>;
+    for (const [key, rule] of Object.entries(CONDITION_SETTINGS)) out[key] = checkValue(`${label}[${i}].${key}`, rule, (c as Record<string, unknown>)[key]);
+    return out as unknown as Condition;
+  });
 }
 
-/** The file's key/value pairs: YAML (the subset in yaml.ts) for .yaml/.yml, JSON otherwise. */
+/** The file's key/value pairs: YAML (the subset in yaml.ts) for .yaml/.yml, strict JSON otherwise. */
 function readSpecValues(path: string): Record<string, unknown> {
   let text: string;
   try {
@@ -116,11 +163,12 @@ function readSpecValues(path: string): Record<string, unknown> {
   } catch (e) {
     throw new UsageError(`cannot read sweep spec ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; check the --config path`);
   }
+  const yaml = /\.ya?ml$/i.test(path);
   let values: unknown;
   try {
-    values = /\.ya?ml$/i.test(path) ? parseYamlSubset(text, path) : JSON.parse(text);
+    values = yaml ? parseYamlSubset(text, path) : parseStrictJson(text);
   } catch (e) {
-    throw new UsageError(`sweep spec ${path} is not valid ${/\.ya?ml$/i.test(path) ? "YAML (supported subset)" : "JSON"}: ${(e as Error).message}`);
+    throw new UsageError(`sweep spec ${path} is not valid ${yaml ? "YAML (supported subset)" : "JSON"}: ${(e as Error).message}`);
   }
   if (values === null || typeof values !== "object" || Array.isArray(values)) {
     throw new UsageError(`sweep spec ${path} must be a mapping of settings (name, seeds, layers, …)`);
@@ -129,21 +177,25 @@ function readSpecValues(path: string): Record<string, unknown> {
 }
 
 /**
- * Read a sweep spec from a JSON or YAML file (keys as in SweepSpec; the `layers/features/k/recipes` axes expand to a
- * grid of conditions; keys left out keep the defaults).
+ * The spec-file layer over `base`: keys as in SweepSpec (`layers/features/k/recipes` replace that axis of the grid;
+ * `conditions` gives the list outright); keys left out keep the values below.
  */
-export function readSpecFile(path: string, defaults: SweepSpec): SweepSpec {
+export function readSpecFile(path: string, base: SweepSpec): SweepSpec {
   const values = readSpecValues(path);
-  checkFieldTypes(path, values);
-  const { layers, features, k, recipes, ...settings } = values as Partial<SweepSpec> & { layers?: number[]; features?: number[]; k?: number[]; recipes?: Recipe[] };
-  const spec: SweepSpec = { ...defaults, ...settings };
-  if (!settings.conditions && (layers || features || k || recipes)) {
-    spec.conditions = gridConditions(
-      layers ?? [...new Set(defaults.conditions.map((c) => c.layer))],
-      features ?? [...new Set(defaults.conditions.map((c) => c.features))],
-      k ?? [...new Set(defaults.conditions.map((c) => c.k))],
-      recipes ?? [...new Set(defaults.conditions.map((c) => c.recipe))],
-    );
+  const checked: Partial<Record<SettingKey, unknown>> = {};
+  let conditions: Condition[] | undefined;
+  for (const [key, value] of Object.entries(values)) {
+    const label = `sweep spec ${path}: ${key}`;
+    if (key === "conditions") {
+      conditions = checkConditions(label, value);
+      continue;
+    }
+    const entry = SETTING_BY_KEY.get(key);
+    if (!entry) throw new UsageError(`sweep spec ${path}: unknown key "${key}"; known keys are ${[...SETTING_BY_KEY.keys(), "conditions"].join(", ")}`);
+    checked[entry.setting.key] = checkValue(label, entry.setting, value);
   }
-  return validateSpec(spec);
+  if (conditions && AXES.some((a) => checked[a as Axis] !== undefined)) {
+    throw new UsageError(`sweep spec ${path}: give either "conditions" or the axes (layers, features, k, recipes), not both`);
+  }
+  return applySettings(conditions ? { ...base, conditions } : base, checked);
 }

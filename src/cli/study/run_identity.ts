@@ -1,0 +1,89 @@
+/**
+ * A run's identity: everything that determines its result, and nothing else. Two runs with the same identity train
+ * bit-identical SAEs (the determinism promise); a run directory records its identity in `identity.json`, and a sweep
+ * reuses a finished run only when the identity it would give now is the same. Any difference — a hyper-parameter,
+ * the recipe, the model's or the corpus's bytes, the windowing, the activations the run reads, or a version of the
+ * code that computes differently — names the differing keys instead of reporting old results as new ones.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import type { SAETrainConfig } from "../../sae/config.ts";
+import type { ResidualConvention } from "../../gpt2/model.ts";
+
+/**
+ * Bump when a change to the code alters what a run computes from the same inputs (training maths, initialisation,
+ * the forward pass, the order of rows). test/run_identity.test.ts pins the bytes of a small run to this number, so
+ * such a change fails that test until the version is bumped and the pinned hash updated.
+ */
+export const RESULTS_VERSION = 1;
+
+export const IDENTITY_FILE = "identity.json";
+
+export interface RunIdentity {
+  resultsVersion: number;
+  model: { sha256: string };
+  corpus: { sha256: string };
+  windowing: { mode: string; seqLen: number; maxTokens: number };
+  includeSpecial: boolean;
+  residual: ResidualConvention;
+  hook: string;
+  /** The content hash of the rows this run reads (its hook's tensors in every chunk, and the token windows). */
+  activations: { sha256: string };
+  /** How many of those rows it trains on (real tokens only, or BOS/padding too). */
+  rows: number;
+  /** The resolved training configuration: recipe, sizes, seed and every hyper-parameter. */
+  train: SAETrainConfig;
+}
+
+/** JSON with object keys sorted at every level, so equal identities always hash equally. */
+function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    return `{${Object.keys(value).sort().filter((k) => (value as Record<string, unknown>)[k] !== undefined).map((k) => `${JSON.stringify(k)}:${canonical((value as Record<string, unknown>)[k])}`).join(",")}}`;
+  }
+  return JSON.stringify(value);
+}
+
+export function identityHash(identity: RunIdentity): string {
+  return createHash("sha256").update(canonical(identity)).digest("hex");
+}
+
+function flatten(value: unknown, prefix: string, out: Map<string, string>): void {
+  if (value !== null && typeof value === "object" && !Array.isArray(value)) {
+    for (const [k, v] of Object.entries(value)) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  } else {
+    out.set(prefix, value === undefined ? "(unset)" : JSON.stringify(value));
+  }
+}
+
+const short = (v: string): string => (/^"[0-9a-f]{64}"$/.test(v) ? `${v.slice(1, 13)}…` : v);
+
+/** "train.epochs 6 → 2" for every key whose value differs (keys in `ignore`, and their children, left out). */
+export function identityDifferences(recorded: Partial<RunIdentity>, now: Partial<RunIdentity>, ignore: readonly string[] = []): string[] {
+  const a = new Map<string, string>(), b = new Map<string, string>();
+  flatten(recorded, "", a);
+  flatten(now, "", b);
+  const keys = [...new Set([...a.keys(), ...b.keys()])].sort();
+  return keys
+    .filter((k) => !ignore.some((i) => k === i || k.startsWith(`${i}.`)))
+    .filter((k) => a.get(k) !== b.get(k))
+    .map((k) => `${k} ${short(a.get(k) ?? "(absent)")} → ${short(b.get(k) ?? "(absent)")}`);
+}
+
+export interface RecordedIdentity {
+  identity: RunIdentity;
+  sha256: string;
+}
+
+/** The identity a run directory recorded, or null (no file: a run from before identities, or unfinished). */
+export function readIdentity(dir: string): RecordedIdentity | null {
+  const path = join(dir, IDENTITY_FILE);
+  if (!existsSync(path)) return null;
+  try {
+    const recorded = JSON.parse(readFileSync(path, "utf8")) as RecordedIdentity;
+    return recorded.identity && typeof recorded.sha256 === "string" ? recorded : null;
+  } catch {
+    return null;
+  }
+}
