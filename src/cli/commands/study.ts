@@ -30,6 +30,7 @@ export const SWEEP_FLAGS: Record<string, FlagSpec> = {
   "cache-only": { type: "boolean", description: "build the activation cache and stop (a cluster sweep's first job)" },
   status: { type: "boolean", description: "list complete, failed, running and missing runs, then stop (trains nothing)" },
   json: { type: "boolean", description: "with --status: JSON output" },
+  "require-complete": { type: "boolean", description: "with --status: fail (exit 1) unless every run is complete" },
 };
 
 /**
@@ -54,9 +55,11 @@ export const sweepCommand: Command = {
     if (flags.status) {
       const statuses = sweepStatus(spec, out);
       console.log(flags.json ? JSON.stringify({ sweep: out, runs: statuses }) : formatStatus(statuses));
+      const notDone = statuses.filter((s) => s.state !== "complete").length;
+      if (flags["require-complete"] && notDone) throw new Error(`${notDone} of ${statuses.length} runs in ${out} are not complete (listed above); rerun the sweep (or resubmit its jobs) to finish them`);
       return;
     }
-    if (flags.json) throw new UsageError("--json goes with --status");
+    if (flags.json || flags["require-complete"]) throw new UsageError("--json and --require-complete go with --status");
     const shard = flags.shard !== undefined ? parseShard(flags.shard as string) : undefined;
     if (shard && flags["cache-only"]) throw new UsageError("--cache-only builds the whole cache; leave out --shard");
     await runSweep(spec, {
@@ -68,7 +71,7 @@ export const sweepCommand: Command = {
   },
 };
 
-const { shard: _shard, "cache-only": _cacheOnly, status: _status, json: _json, ...PLAN_BASE_FLAGS } = SWEEP_FLAGS;
+const { shard: _shard, "cache-only": _cacheOnly, status: _status, json: _json, "require-complete": _requireComplete, ...PLAN_BASE_FLAGS } = SWEEP_FLAGS;
 
 export const planCommand: Command = {
   name: "plan",

@@ -25,7 +25,7 @@ import { writeJsonAtomic } from "../receipts.ts";
 import { removeStaleTemporaries } from "../../data/json_files.ts";
 import type { Condition, SweepSpec } from "./spec.ts";
 import { conditionId, hookFor } from "./spec.ts";
-import { CLAIM_FILE, runDir, runIdentityFor, runOne, runState } from "./run_one.ts";
+import { CLAIM_FILE, recordFailure, runDir, runIdentityFor, runOne, runState } from "./run_one.ts";
 import { identityDifferences, readIdentity, type RecordedIdentity } from "./run_identity.ts";
 import { shardRuns, type RunJob, type Shard } from "./shards.ts";
 import { trainInProcesses, type ClaimedJob, type JobSource, type WorkerEntry } from "./run_pool.ts";
@@ -104,15 +104,20 @@ function rowsForHook(ctx: TrainingContext, hook: string): RowSource {
 
 /** Train one (condition, seed) into its run directory (skipped when already complete). */
 export function trainRun(ctx: TrainingContext, condition: Condition, seed: number, onProgress?: (done: number, extra: string) => void): void {
-  const hook = hookFor(ctx.spec, condition.layer);
-  const rows = rowsForHook(ctx, hook);
-  const identity = identityIn(ctx, condition, seed);
-  runOne(ctx.outDir, {
-    spec: ctx.spec, condition, seed, rows, realTokens: ctx.realTokens, threads: ctx.threads, identity,
-    describeRow: (row) => describeRow(ctx.cache.windows, ctx.trainingRowIds[row]!, ctx.documentIds),
-    receipts: { ...ctx.receipts, hook, activationsSha256: identity.identity.activations.sha256 },
-    onProgress: (done, _total, extra) => onProgress?.(done, extra),
-  });
+  try {
+    const hook = hookFor(ctx.spec, condition.layer);
+    const rows = rowsForHook(ctx, hook);
+    const identity = identityIn(ctx, condition, seed);
+    runOne(ctx.outDir, {
+      spec: ctx.spec, condition, seed, rows, realTokens: ctx.realTokens, threads: ctx.threads, identity,
+      describeRow: (row) => describeRow(ctx.cache.windows, ctx.trainingRowIds[row]!, ctx.documentIds),
+      receipts: { ...ctx.receipts, hook, activationsSha256: identity.identity.activations.sha256 },
+      onProgress: (done, _total, extra) => onProgress?.(done, extra),
+    });
+  } catch (e) {
+    recordFailure(runDir(ctx.outDir, condition, seed), e as Error);
+    throw e;
+  }
 }
 
 export function windowsFor(spec: SweepSpec, corpus: Corpus): TokenWindows {

@@ -4,7 +4,8 @@
  * is the one asked for is complete and is skipped; a complete run of another identity is never overwritten (an
  * error names the differences). Anything else in the directory is cleared first (a run killed mid-way leaves no
  * trace in the result), except a training checkpoint made with the same settings, which is resumed, and the claim
- * of the process training it (claim.json, see file_lock.ts). A run that fails leaves failed.json saying why.
+ * of the process training it (claim.json, see file_lock.ts). A run that fails leaves failed.json saying why
+ * (recordFailure, called by the pipeline around everything a run does, reading its rows included).
  */
 import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
 import { hostname } from "node:os";
@@ -121,13 +122,14 @@ export function runOne(root: string, inputs: RunInputs): boolean {
   if (state.state === "other") throw new Error(`${dir} holds a finished run made with other settings (${state.differences.join("; ")}); delete it or train into another --out`);
   mkdirSync(dir, { recursive: true });
   for (const name of readdirSync(dir)) if (name !== CHECKPOINT_FILE && name !== CLAIM_FILE) rmSync(join(dir, name), { recursive: true, force: true });
-  try {
-    trainAndRecord(dir, inputs);
-  } catch (e) {
-    writeJsonAtomic(join(dir, FAILED_FILE), { error: (e as Error).message, host: hostname(), pid: process.pid, at: new Date().toISOString() });
-    throw e;
-  }
+  trainAndRecord(dir, inputs);
   return true;
+}
+
+/** Leave failed.json in a run directory: what stopped the run, where and when (cleared when the run is retried). */
+export function recordFailure(dir: string, error: Error): void {
+  mkdirSync(dir, { recursive: true });
+  writeJsonAtomic(join(dir, FAILED_FILE), { error: error.message, host: hostname(), pid: process.pid, at: new Date().toISOString() });
 }
 
 function trainAndRecord(dir: string, inputs: RunInputs): void {
