@@ -59,6 +59,15 @@ describe("the study pipeline", () => {
     expect(mode.median.pValue).toBeGreaterThan(0);
     expect(renderMarkdown(report)).toMatch(/\| condition \| matching \| median best-match cosine/);
     expect(renderHtml(report)).toMatch(/<svg/);
+    expect(mode.sharedFraction).toBeNull();
+    // With Paulo & Belrose's criterion: encoders come from the SAE files, the fraction gets its CI and null.
+    const shared = buildStabilityReport(findRuns([out]), { threshold: 0.9, bootstrap: 100, nullDraws: 5, rngSeed: 0, sharedThreshold: 0.7 }, "test");
+    const sharedMode = shared.conditions[0]!.modes[0]!;
+    expect(sharedMode.sharedFraction!.value).toBeGreaterThanOrEqual(0);
+    expect(sharedMode.sharedFraction!.ci).not.toBeNull();
+    expect(sharedMode.pairs[0]!.shared).toBeGreaterThanOrEqual(0);
+    expect(sharedMode.median.value).toBe(mode.median.value); // the decoder matching is the same either way
+    expect(renderMarkdown(shared)).toMatch(/\| shared \(enc\+dec > 0\.7\) \| 95% CI \|/);
   });
 
   it("resumes: complete runs are skipped, a run killed half-way is redone cleanly with the same result", async () => {

@@ -30,6 +30,8 @@ export interface Dictionary {
   live?: Uint8Array;
   /** Feature activations [T, n] on tokens shared with the other SAE (activation mode only). */
   activations?: Float32Array;
+  /** Encoder directions [n, d], latent-major (for the shared-latent criterion, shared_latents.ts). */
+  encoder?: Float32Array;
 }
 
 export interface MatchedPair {

@@ -3,7 +3,8 @@
  * headline number put beside what chance gives and how much it could move.
  *
  * Statistics. median of the pooled matched similarities; fraction ≥ threshold of the pooled values; PW-MCC, the
- * mean over seed pairs of each pair's mean matched similarity.
+ * mean over seed pairs of each pair's mean matched similarity; and, when the dictionaries carry their encoders, the
+ * shared fraction of Paulo & Belrose (shared_latents.ts): shared latents over matched pairs, pooled over pairs.
  *
  * Null model. R draws; in each, every seed gets a random dictionary of the same shape (and, live-only, the same
  * number of live features): i.i.d. Gaussian directions, L2-normalised. The random dictionaries are matched in
@@ -24,6 +25,7 @@
 import { Rng } from "../tensor/rng.ts";
 import { alignDictionaries, type Dictionary, type PairMatch } from "./align.ts";
 import { fractionAtLeast, mean, median, quantile } from "./summary.ts";
+import { sharedLatents } from "./shared_latents.ts";
 
 export interface SeedDictionary {
   seed: number;
@@ -36,6 +38,8 @@ export interface StabilityOptions {
   bootstrap: number;
   nullDraws: number;
   rngSeed: number;
+  /** Compute Paulo & Belrose's shared fraction at this cosine threshold (needs every dictionary's encoder). */
+  sharedThreshold?: number;
 }
 
 export interface StatResult {
@@ -51,6 +55,8 @@ export interface PairResult {
   seedA: number;
   seedB: number;
   match: PairMatch;
+  /** Shared latents (Paulo & Belrose) of the pair, when computed. */
+  shared?: { count: number; matched: number };
 }
 
 export interface ConditionStability {
@@ -61,6 +67,8 @@ export interface ConditionStability {
   median: StatResult;
   fractionAboveThreshold: StatResult;
   pwmcc: StatResult;
+  /** Paulo & Belrose's shared fraction; null when not asked for or an encoder is missing. */
+  sharedFraction: StatResult | null;
   /** Null similarities of the first null draw, pooled over its pairs (for plots). */
   nullPooled: Float64Array;
   /** Largest dual-feasibility or slackness violation over every matching done (observed and null). */
@@ -80,9 +88,15 @@ interface PairStats {
   n: number;
   mean: number;
   above: number;
+  shared: number;
+  matched: number;
 }
 
-function pairStats(values: Float64Array, threshold: number): PairStats {
+/** The statistics of a set of pairs: median, fraction ≥ threshold, PW-MCC, shared fraction (NaN when not computed). */
+type Stats = [number, number, number, number];
+
+function pairStats(pair: PairResult, threshold: number): PairStats {
+  const values = pair.match.values;
   const cumulative = new Float64Array(BINS);
   let above = 0;
   for (const v of values) {
@@ -90,7 +104,7 @@ function pairStats(values: Float64Array, threshold: number): PairStats {
     if (v >= threshold) above++;
   }
   for (let b = 1; b < BINS; b++) cumulative[b] += cumulative[b - 1]!;
-  return { cumulative, n: values.length, mean: mean(values), above };
+  return { cumulative, n: values.length, mean: mean(values), above, shared: pair.shared?.count ?? NaN, matched: pair.shared?.matched ?? NaN };
 }
 
 /**
@@ -98,8 +112,8 @@ function pairStats(values: Float64Array, threshold: number): PairStats {
  * found by binary search over bins on the weighted cumulative counts — O(log BINS · pairs), not O(BINS · pairs) —
  * then interpolated uniformly within its bin.
  */
-function statsOfPairs(pairs: PairStats[], weights: Float64Array): [number, number, number] {
-  let total = 0, above = 0, meanSum = 0, weightSum = 0;
+function statsOfPairs(pairs: PairStats[], weights: Float64Array): Stats {
+  let total = 0, above = 0, meanSum = 0, weightSum = 0, shared = 0, matched = 0;
   const used: number[] = [];
   for (let t = 0; t < pairs.length; t++) {
     const w = weights[t]!;
@@ -109,6 +123,8 @@ function statsOfPairs(pairs: PairStats[], weights: Float64Array): [number, numbe
     above += w * pairs[t]!.above;
     meanSum += w * pairs[t]!.mean;
     weightSum += w;
+    shared += w * pairs[t]!.shared;
+    matched += w * pairs[t]!.matched;
   }
   const countUpTo = (b: number) => {
     if (b < 0) return 0;
@@ -126,12 +142,14 @@ function statsOfPairs(pairs: PairStats[], weights: Float64Array): [number, numbe
   const before = countUpTo(lo - 1);
   const inBin = countUpTo(lo) - before;
   const within = inBin > 0 ? (target - before) / inBin : 0;
-  return [-1 + ((lo + within) / BINS) * 2, above / total, meanSum / weightSum];
+  return [-1 + ((lo + within) / BINS) * 2, above / total, meanSum / weightSum, shared / matched];
 }
 
-function exactStats(values: Float64Array[], threshold: number): [number, number, number] {
+function exactStats(pairs: PairResult[], threshold: number): Stats {
+  const values = pairs.map((p) => p.match.values);
   const pooled = Float64Array.from(values.flatMap((v) => Array.from(v)));
-  return [median(pooled), fractionAtLeast(pooled, threshold), mean(values.map((v) => mean(v)))];
+  const shared = pairs.reduce((s, p) => s + (p.shared?.count ?? NaN), 0) / pairs.reduce((s, p) => s + (p.shared?.matched ?? NaN), 0);
+  return [median(pooled), fractionAtLeast(pooled, threshold), mean(values.map((v) => mean(v))), shared];
 }
 
 function randomDictionary(n: number, d: number, rng: Rng): Float32Array {
@@ -140,11 +158,18 @@ function randomDictionary(n: number, d: number, rng: Rng): Float32Array {
   return m; // cosineMatrix normalises rows itself
 }
 
-function matchAllPairs(dicts: SeedDictionary[], mode: "full" | "live-only", threshold: number): PairResult[] {
+function matchAllPairs(dicts: SeedDictionary[], mode: "full" | "live-only", threshold: number, sharedThreshold?: number): PairResult[] {
   const out: PairResult[] = [];
   for (let i = 0; i < dicts.length; i++) {
     for (let j = i + 1; j < dicts.length; j++) {
-      out.push({ seedA: dicts[i]!.seed, seedB: dicts[j]!.seed, match: alignDictionaries(dicts[i]!.dict, dicts[j]!.dict, mode, { threshold }) });
+      const [a, b] = [dicts[i]!, dicts[j]!];
+      if (sharedThreshold === undefined) {
+        out.push({ seedA: a.seed, seedB: b.seed, match: alignDictionaries(a.dict, b.dict, mode, { threshold }) });
+        continue;
+      }
+      // The decoder matching of the shared criterion is the pair's matching: done once.
+      const s = sharedLatents(a.dict, b.dict, mode, sharedThreshold);
+      out.push({ seedA: a.seed, seedB: b.seed, match: s.decoderMatch, shared: { count: s.shared, matched: s.matched } });
     }
   }
   return out;
@@ -155,8 +180,8 @@ function liveCount(d: Dictionary): number {
 }
 
 interface NullModel {
-  /** (median, fraction ≥ threshold, mean) of each draw, pooled over the draw's pairs. */
-  nulls: [number, number, number][];
+  /** The statistics of each draw, pooled over the draw's pairs. */
+  nulls: Stats[];
   nullPooled: Float64Array;
   maxViolation: number;
   allOptimal: boolean;
@@ -172,27 +197,30 @@ const nullModelMemo = new Map<string, NullModel>();
 /** Few entries: one null model holds every pair's matched values of its first draw (MBs at n = 8192, 20 seeds). */
 const NULL_MEMO_LIMIT = 8;
 
-function randomDictionaryNull(shapes: { n: number; d: number }[], seeds: number[], draws: number, rngSeed: number, threshold: number): NullModel {
-  const key = JSON.stringify({ shapes, draws, rngSeed, threshold }); // seeds only label pairs
+function randomDictionaryNull(shapes: { n: number; d: number }[], seeds: number[], draws: number, rngSeed: number, threshold: number, sharedThreshold?: number): NullModel {
+  const key = JSON.stringify({ shapes, draws, rngSeed, threshold, sharedThreshold }); // seeds only label pairs
   const known = nullModelMemo.get(key);
   if (known) return known;
-  const nulls: [number, number, number][] = [];
+  const nulls: Stats[] = [];
   let nullPooled = new Float64Array(0);
   let maxViolation = 0;
   let allOptimal = true;
   for (let r = 0; r < draws; r++) {
+    // Random encoders too, independent of the decoders, when the shared criterion is asked for.
     const randomDicts: SeedDictionary[] = shapes.map(({ n, d }, k) => ({
-      seed: seeds[k]!, dict: { decoder: randomDictionary(n, d, Rng.stream(rngSeed, `null/draw-${r}/seed-${k}`)), n, d },
+      seed: seeds[k]!, dict: {
+        decoder: randomDictionary(n, d, Rng.stream(rngSeed, `null/draw-${r}/seed-${k}`)), n, d,
+        ...(sharedThreshold !== undefined ? { encoder: randomDictionary(n, d, Rng.stream(rngSeed, `null/draw-${r}/seed-${k}/encoder`)) } : {}),
+      },
     }));
-    const nullPairs = matchAllPairs(randomDicts, "full", threshold);
+    const nullPairs = matchAllPairs(randomDicts, "full", threshold, sharedThreshold);
     for (const p of nullPairs) {
       if (!p.match.audit) continue;
       maxViolation = Math.max(maxViolation, p.match.audit.maxDualViolation, p.match.audit.maxSlacknessViolation);
       allOptimal &&= p.match.audit.optimal;
     }
-    const v = nullPairs.map((p) => p.match.values);
-    nulls.push(exactStats(v, threshold));
-    if (r === 0) nullPooled = Float64Array.from(v.flatMap((x) => Array.from(x)));
+    nulls.push(exactStats(nullPairs, threshold));
+    if (r === 0) nullPooled = Float64Array.from(nullPairs.flatMap((p) => Array.from(p.match.values)));
   }
   const model = { nulls, nullPooled, maxViolation, allOptimal };
   if (nullModelMemo.size >= NULL_MEMO_LIMIT) nullModelMemo.delete(nullModelMemo.keys().next().value!);
@@ -203,9 +231,10 @@ function randomDictionaryNull(shapes: { n: number; d: number }[], seeds: number[
 export function conditionStability(dicts: SeedDictionary[], options: StabilityOptions): ConditionStability {
   if (dicts.length < 2) throw new Error(`stability needs at least two seeds, got ${dicts.length}`);
   const { mode, threshold } = options;
-  const pairs = matchAllPairs(dicts, mode, threshold);
+  const sharedThreshold = options.sharedThreshold !== undefined && dicts.every((d) => d.dict.encoder) ? options.sharedThreshold : undefined;
+  const pairs = matchAllPairs(dicts, mode, threshold, sharedThreshold);
   const values = pairs.map((p) => p.match.values);
-  const observed = exactStats(values, threshold);
+  const observed = exactStats(pairs, threshold);
   let maxViolation = 0;
   let allOptimal = true;
   const noteAudit = (m: PairMatch) => {
@@ -217,19 +246,19 @@ export function conditionStability(dicts: SeedDictionary[], options: StabilityOp
 
   // Null model: random dictionaries of the same shapes and live counts, matched the same way.
   const shapes = dicts.map((s) => ({ n: mode === "live-only" ? liveCount(s.dict) : s.dict.n, d: s.dict.d }));
-  const nullModel = randomDictionaryNull(shapes, dicts.map((s) => s.seed), options.nullDraws, options.rngSeed, threshold);
+  const nullModel = randomDictionaryNull(shapes, dicts.map((s) => s.seed), options.nullDraws, options.rngSeed, threshold, sharedThreshold);
   const { nulls, nullPooled } = nullModel;
   maxViolation = Math.max(maxViolation, nullModel.maxViolation);
   allOptimal &&= nullModel.allOptimal;
 
   // Bootstrap over seeds.
-  const perPair = pairs.map((p) => pairStats(p.match.values, threshold));
+  const perPair = pairs.map((p) => pairStats(p, threshold));
   const pairIndex = new Map<string, number>();
   pairs.forEach((_, t) => {
     const [a, b] = pairSlots(t, dicts.length);
     pairIndex.set(`${a},${b}`, t);
   });
-  const boots: [number, number, number][] = [];
+  const boots: Stats[] = [];
   const rng = Rng.stream(options.rngSeed, `bootstrap/${mode}`);
   const S = dicts.length;
   const weights = new Float64Array(pairs.length);
@@ -248,7 +277,7 @@ export function conditionStability(dicts: SeedDictionary[], options: StabilityOp
     boots.push(statsOfPairs(perPair, weights));
   }
 
-  const result = (k: 0 | 1 | 2): StatResult => {
+  const result = (k: 0 | 1 | 2 | 3): StatResult => {
     const value = observed[k];
     const bootValues = Float64Array.from(boots.map((x) => x[k])).sort();
     const nullValues = nulls.map((x) => x[k]);
@@ -266,7 +295,7 @@ export function conditionStability(dicts: SeedDictionary[], options: StabilityOp
   return {
     mode, seeds: dicts.map((d) => d.seed), pairs,
     pooled: Float64Array.from(values.flatMap((v) => Array.from(v))),
-    median: result(0), fractionAboveThreshold: result(1), pwmcc: result(2),
+    median: result(0), fractionAboveThreshold: result(1), pwmcc: result(2), sharedFraction: sharedThreshold !== undefined ? result(3) : null,
     nullPooled, optimalityMaxViolation: maxViolation, allOptimal,
   };
 }

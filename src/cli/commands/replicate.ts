@@ -98,7 +98,7 @@ async function runAndReport(spec: SweepSpec, out: string, flags: Record<string, 
     processes: processCount(flags.processes as number | undefined), workerEntry: currentCliEntry(),
   });
   const report = buildStabilityReport(findRuns([out]), {
-    threshold: 0.9, bootstrap: flags.bootstrap as number, nullDraws: flags.null as number, rngSeed: 0,
+    threshold: 0.9, bootstrap: flags.bootstrap as number, nullDraws: flags.null as number, rngSeed: 0, sharedThreshold: 0.7,
   }, `${spec.name}: ${model.label}`, flags.quiet ? () => {} : (s) => process.stderr.write(s + "\n"));
   writeReport(out, report);
   return report;

@@ -87,6 +87,7 @@ export const planCommand: Command = {
 export const STABILITY_FLAGS: Record<string, FlagSpec> = {
   "live-only": { type: "boolean", description: "only the live-only matching" },
   threshold: { type: "number", above: -1, max: 1, description: "the 'survives' threshold on matched cosine", default: 0.9 },
+  "shared-threshold": { type: "number", above: -1, max: 1, description: "Paulo & Belrose's shared latent: encoder and decoder matched to the same partner, both cosines above this", default: 0.7 },
   bootstrap: { type: "int", min: 0, description: "bootstrap resamples of seeds", default: 2000 },
   null: { type: "int", min: 0, description: "random-dictionary null draws", default: 200 },
   seed: { type: "int", min: 0, description: "RNG seed for bootstrap and null", default: 0 },
@@ -106,13 +107,14 @@ export const stabilityCommand: Command = {
     const threshold = flags.threshold as number;
     const report = buildStabilityReport(findRuns(positionals), {
       threshold, bootstrap: flags.bootstrap as number, nullDraws: flags.null as number, rngSeed: flags.seed as number, liveOnly: Boolean(flags["live-only"]),
+      sharedThreshold: flags["shared-threshold"] as number,
     }, flags.title as string, (s) => process.stderr.write(s + "\n"));
     const out = (flags.out as string) ?? positionals[0]!;
     writeReport(out, report);
     if (flags.json) console.log(JSON.stringify(report));
     else if (flags.md) console.log(renderMarkdown(report));
     else {
-      for (const r of tableRows(report)) console.log(`${r.condition.padEnd(44)} ${r.mode.padEnd(9)} median ${r.median} ${r.medianCi}  ≥${report.threshold}: ${r.fraction} ${r.fractionCi}  null ${r.nullMedian}  p ${r.pValue}  dead ${r.dead}`);
+      for (const r of tableRows(report)) console.log(`${r.condition.padEnd(44)} ${r.mode.padEnd(9)} median ${r.median} ${r.medianCi}  ≥${report.threshold}: ${r.fraction} ${r.fractionCi}  shared ${r.shared} ${r.sharedCi}  null ${r.nullMedian}  p ${r.pValue}  dead ${r.dead}`);
       console.log(`report: ${join(out, "report.html")} (also report.md, report.json)`);
     }
   },

@@ -24,6 +24,8 @@ export interface PairSummary {
   median: number;
   mean: number;
   fractionAbove: Record<string, number>;
+  /** Latents shared by the Paulo & Belrose criterion, when computed. */
+  shared?: number;
 }
 
 export interface ExamplePair {
@@ -47,6 +49,8 @@ export interface ModeReport {
   fractionAboveThreshold: StatWithUncertainty;
   /** Mean pairwise matched cosine. */
   pwmcc: StatWithUncertainty;
+  /** Paulo & Belrose's shared fraction (encoder and decoder matched to the same partner above the shared threshold). */
+  sharedFraction: StatWithUncertainty | null;
   pairs: PairSummary[];
   optimalityMaxViolation: number;
 }
@@ -79,6 +83,8 @@ export interface StabilityReport {
   modelIsRandomControl: boolean;
   corpus: string;
   threshold: number;
+  /** Cosine threshold of the shared-latent criterion (null: not computed). */
+  sharedThreshold: number | null;
   bootstrap: number;
   nullDraws: number;
   method: string;

@@ -23,6 +23,8 @@ export interface TableRow {
   fraction: string;
   fractionCi: string;
   pwmcc: string;
+  shared: string;
+  sharedCi: string;
   nullMedian: string;
   pValue: string;
   dead: string;
@@ -43,6 +45,8 @@ export function tableRows(report: StabilityReport): TableRow[] {
         fraction: pct(m.fractionAboveThreshold.value),
         fractionCi: ciText(m.fractionAboveThreshold, pct),
         pwmcc: num(m.pwmcc.value),
+        shared: m.sharedFraction ? pct(m.sharedFraction.value) : "—",
+        sharedCi: m.sharedFraction ? ciText(m.sharedFraction, pct) : "—",
         nullMedian: m.median.nullMean === null ? "—" : num(m.median.nullMean),
         pValue: pText(m.median.pValue),
         dead: pct(meanDead),
@@ -51,6 +55,10 @@ export function tableRows(report: StabilityReport): TableRow[] {
     }
   }
   return rows;
+}
+
+function sharedLabel(report: StabilityReport): string {
+  return report.sharedThreshold === null ? "" : ` (enc+dec > ${report.sharedThreshold})`;
 }
 
 export function renderMarkdown(report: StabilityReport): string {
@@ -62,9 +70,9 @@ export function renderMarkdown(report: StabilityReport): string {
     `Corpus: ${report.corpus}  `,
     `Bootstrap: ${report.bootstrap} resamples of seeds · null model: ${report.nullDraws} random-dictionary draws (smallest possible p-value ${(1 / (report.nullDraws + 1)).toFixed(3)})`,
     "",
-    `| condition | matching | median best-match cosine | 95% CI | fraction ≥ ${t} | 95% CI | PW-MCC | null median | p (median) | dead | FVU |`,
-    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
-    ...tableRows(report).map((r) => `| ${r.condition} | ${r.mode} | ${r.median} | ${r.medianCi} | ${r.fraction} | ${r.fractionCi} | ${r.pwmcc} | ${r.nullMedian} | ${r.pValue} | ${r.dead} | ${r.fvu} |`),
+    `| condition | matching | median best-match cosine | 95% CI | fraction ≥ ${t} | 95% CI | PW-MCC | shared${sharedLabel(report)} | 95% CI | null median | p (median) | dead | FVU |`,
+    "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ...tableRows(report).map((r) => `| ${r.condition} | ${r.mode} | ${r.median} | ${r.medianCi} | ${r.fraction} | ${r.fractionCi} | ${r.pwmcc} | ${r.shared} | ${r.sharedCi} | ${r.nullMedian} | ${r.pValue} | ${r.dead} | ${r.fvu} |`),
     "",
     "## Method",
     "",
@@ -81,7 +89,7 @@ function modeSection(m: ModeReport, threshold: number): string {
   ];
   const pairs = m.pairs.map((p) => `<tr><td>${p.seedA}–${p.seedB}</td><td>${p.n}</td><td>${num(p.median)}</td><td>${num(p.mean)}</td><td>${pct(p.fractionAbove[String(threshold)] ?? 0)}</td></tr>`).join("");
   return `<div class="mode"><h4>${esc(m.mode)} matching</h4>
-<p>median ${num(m.median.value)} ${ciText(m.median, num)} · fraction ≥ ${threshold}: ${pct(m.fractionAboveThreshold.value)} ${ciText(m.fractionAboveThreshold, pct)} · PW-MCC ${num(m.pwmcc.value)} · null median ${m.median.nullMean === null ? "—" : num(m.median.nullMean)} · p = ${pText(m.median.pValue)} · optimality check max violation ${m.optimalityMaxViolation.toExponential(1)}</p>
+<p>median ${num(m.median.value)} ${ciText(m.median, num)} · fraction ≥ ${threshold}: ${pct(m.fractionAboveThreshold.value)} ${ciText(m.fractionAboveThreshold, pct)} · PW-MCC ${num(m.pwmcc.value)}${m.sharedFraction ? ` · shared (encoder and decoder) ${pct(m.sharedFraction.value)} ${ciText(m.sharedFraction, pct)}, null ${m.sharedFraction.nullMean === null ? "—" : pct(m.sharedFraction.nullMean)}` : ""} · null median ${m.median.nullMean === null ? "—" : num(m.median.nullMean)} · p = ${pText(m.median.pValue)} · optimality check max violation ${m.optimalityMaxViolation.toExponential(1)}</p>
 <div class="charts">${histogramSvg(series, { threshold })}${cdfSvg(series)}</div>
 <details><summary>per seed pair</summary><table><tr><th>pair</th><th>n</th><th>median</th><th>mean</th><th>≥ ${threshold}</th></tr>${pairs}</table></details></div>`;
 }
@@ -93,7 +101,7 @@ function examplesSection(c: ConditionReport): string {
 }
 
 export function renderHtml(report: StabilityReport): string {
-  const rows = tableRows(report).map((r) => `<tr><td>${esc(r.condition)}</td><td>${r.mode}</td><td>${r.median}</td><td>${r.medianCi}</td><td>${r.fraction}</td><td>${r.fractionCi}</td><td>${r.pwmcc}</td><td>${r.nullMedian}</td><td>${r.pValue}</td><td>${r.dead}</td><td>${r.fvu}</td></tr>`).join("");
+  const rows = tableRows(report).map((r) => `<tr><td>${esc(r.condition)}</td><td>${r.mode}</td><td>${r.median}</td><td>${r.medianCi}</td><td>${r.fraction}</td><td>${r.fractionCi}</td><td>${r.pwmcc}</td><td>${r.shared}</td><td>${r.sharedCi}</td><td>${r.nullMedian}</td><td>${r.pValue}</td><td>${r.dead}</td><td>${r.fvu}</td></tr>`).join("");
   const conditions = report.conditions.map((c) => `<section><h3>Layer ${c.layer} · ${c.features} features · k ${c.k} · ${esc(c.recipe)} <small>(${esc(c.hook)}, seeds ${c.seeds.join(", ")})</small></h3>
 <div class="charts">${barSvg(c.runs.map((r) => `s${r.seed}`), c.runs.map((r) => r.deadFraction), { yLabel: "dead fraction", max: 1, color: "#c74" })}${barSvg(c.runs.map((r) => `s${r.seed}`), c.runs.map((r) => r.fvu), { yLabel: "FVU", color: "#4a7" })}</div>
 ${c.modes.map((m) => modeSection(m, report.threshold)).join("")}
@@ -103,7 +111,7 @@ ${examplesSection(c)}</section>`).join("");
 <body><h1>${esc(report.title)}</h1>
 ${report.modelIsRandomControl ? '<p class="warn"><b>Random-weight control.</b> These SAEs were trained on a seeded random GPT-2, not on trained GPT-2 weights.</p>' : ""}
 <p>Model: ${esc(report.model)}<br>Corpus: ${esc(report.corpus)}<br>Bootstrap: ${report.bootstrap} seed resamples · null: ${report.nullDraws} random-dictionary draws (smallest possible p ${(1 / (report.nullDraws + 1)).toFixed(3)}) · generated ${esc(report.createdAt)}</p>
-<table><tr><th>condition</th><th>matching</th><th>median cosine</th><th>95% CI</th><th>≥ ${report.threshold}</th><th>95% CI</th><th>PW-MCC</th><th>null median</th><th>p</th><th>dead</th><th>FVU</th></tr>${rows}</table>
+<table><tr><th>condition</th><th>matching</th><th>median cosine</th><th>95% CI</th><th>≥ ${report.threshold}</th><th>95% CI</th><th>PW-MCC</th><th>shared${esc(sharedLabel(report))}</th><th>95% CI</th><th>null median</th><th>p</th><th>dead</th><th>FVU</th></tr>${rows}</table>
 <h2>Method</h2><p>${esc(report.method).replace(/\n\n/g, "</p><p>")}</p>
 ${conditions}
 </body></html>`;

@@ -27,6 +27,8 @@ export interface StabilityOptions {
   nullDraws: number;
   rngSeed: number;
   liveOnly?: boolean;
+  /** Paulo & Belrose's shared-latent criterion: both encoder and decoder matched to the same partner above this cosine. */
+  sharedThreshold?: number;
 }
 
 function readJson<T>(path: string): T {
@@ -43,7 +45,7 @@ export function loadRun(dir: string): LoadedRun {
     dir, seed: spec.seed, analysis, metrics: readJson<RunMetrics>(join(dir, "metrics.json")), spec,
     dictionary: {
       seed: spec.seed,
-      dict: { decoder: sae.params.wDec, n: sae.params.dSae, d: sae.params.dIn, live: Uint8Array.from(analysis.features, (f) => (f.dead ? 0 : 1)) },
+      dict: { decoder: sae.params.wDec, encoder: sae.params.wEnc, n: sae.params.dSae, d: sae.params.dIn, live: Uint8Array.from(analysis.features, (f) => (f.dead ? 0 : 1)) },
     },
   };
 }
@@ -82,9 +84,11 @@ function toModeReport(s: ConditionStability, threshold: number): ModeReport {
     median: withUncertainty(s.median),
     fractionAboveThreshold: withUncertainty(s.fractionAboveThreshold),
     pwmcc: withUncertainty(s.pwmcc),
+    sharedFraction: s.sharedFraction ? withUncertainty(s.sharedFraction) : null,
     pairs: s.pairs.map((p) => ({
       seedA: p.seedA, seedB: p.seedB, n: p.match.values.length, median: p.match.summary.median, mean: p.match.summary.mean,
       fractionAbove: { ...p.match.summary.fractionAbove, [t]: p.match.summary.fractionAbove[t] ?? 0 },
+      ...(p.shared ? { shared: p.shared.count } : {}),
     })),
     optimalityMaxViolation: s.optimalityMaxViolation,
   };
@@ -110,7 +114,10 @@ function examples(full: ConditionStability, runs: LoadedRun[]): ExamplePair[] {
 export function conditionReport(id: string, runs: LoadedRun[], options: StabilityOptions): ConditionReport {
   const c = runs[0]!.spec.condition;
   const dicts = runs.map((r) => r.dictionary);
-  const common = { threshold: options.threshold, bootstrap: options.bootstrap, nullDraws: options.nullDraws, rngSeed: options.rngSeed };
+  const common = {
+    threshold: options.threshold, bootstrap: options.bootstrap, nullDraws: options.nullDraws, rngSeed: options.rngSeed,
+    ...(options.sharedThreshold !== undefined ? { sharedThreshold: options.sharedThreshold } : {}),
+  };
   const modes: ConditionStability[] = [];
   let full: ConditionStability | null = null;
   if (!options.liveOnly) {
@@ -133,6 +140,7 @@ export function conditionReport(id: string, runs: LoadedRun[], options: Stabilit
 export const METHOD_TEXT = [
   "Each pair of seeds is matched one-to-one by the exact Hungarian algorithm (shortest augmenting path, Crouse 2016) on the cosine similarity of L2-normalised decoder directions; every matching is certified optimal by its dual potentials. 'full' matches all features; 'live-only' matches only features that fired at least once on the training rows (rectangular when live counts differ).",
   "Null model: in each of R draws every seed is replaced by a random dictionary of the same shape and live count (i.i.d. Gaussian directions, normalised) and matched the same way. p-values are Monte-Carlo, one-sided: (1 + #{null ≥ observed}) / (1 + R).",
+  "Shared latents (Paulo & Belrose 2025, arXiv 2501.16615): encoders and decoders are matched separately, each by the exact Hungarian algorithm on cosine similarity; a latent is shared when both matchings give it the same partner and both cosines exceed the shared threshold. The shared fraction is shared latents over matched pairs, pooled over seed pairs, with the same bootstrap and null model (random encoders and decoders).",
   "95% intervals: percentile bootstrap over seeds — resample the seeds with replacement and recompute the statistic over the pairs among distinct resampled seeds — because pairs sharing a seed are not independent. All resampling uses fixed RNG streams, so the report is reproducible to the digit.",
 ].join("\n\n");
 
@@ -154,7 +162,7 @@ export function buildStabilityReport(groups: Map<string, string[]>, options: Sta
   }
   if (!conditions.length) throw new Error("no condition has two or more complete runs; train a sweep first");
   return {
-    title, model, modelIsRandomControl: random, corpus, threshold: options.threshold, bootstrap: options.bootstrap,
+    title, model, modelIsRandomControl: random, corpus, threshold: options.threshold, sharedThreshold: options.sharedThreshold ?? null, bootstrap: options.bootstrap,
     nullDraws: options.nullDraws, method: METHOD_TEXT, conditions, createdAt: new Date().toISOString(),
   };
 }
