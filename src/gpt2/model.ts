@@ -35,6 +35,14 @@ export interface ForwardOptions {
   /** 1 for real tokens, 0 for right padding; [batch * seq]. Absent means every position is real. */
   attentionMask?: ArrayLike<number>;
   residual?: ResidualConvention;
+  /**
+   * Start at block `layer` with this residual stream [batch * seq, d] (= blocks.{layer}.hook_resid_pre) instead of
+   * running the embeddings and the blocks before it: how a reconstruction is spliced in without recomputing what comes
+   * before. Raw or centered gives the same outputs — every block reads the residual through a layer norm, which
+   * removes its mean, and only adds to it — so a centered (TransformerLens) residual can be spliced as it is.
+   * Hooks before `layer` cannot be captured; tokens are still checked (and give the sequence shape).
+   */
+  startAt?: { layer: number; residual: Float32Array };
 }
 
 export interface ForwardResult {
@@ -175,25 +183,38 @@ export function forward(weights: GPT2Weights, tokens: ArrayLike<number>, batch: 
   const wanted = new Set(hooks);
   let depth = logitsMode === "none" ? 0 : config.nLayer;
   for (const h of wanted) depth = Math.max(depth, blocksNeededFor(h, config)); // also validates names
+  const start = options.startAt?.layer ?? 0;
+  if (options.startAt) {
+    if (!Number.isInteger(start) || start < 0 || start >= config.nLayer) throw new Error(`forward: startAt.layer ${start} is not a block of this ${config.nLayer}-layer model`);
+    if (options.startAt.residual.length !== rows * d) throw new Error(`forward: startAt.residual has ${options.startAt.residual.length} values, expected ${rows} rows × ${d}`);
+    for (const h of wanted) {
+      const block = /^blocks\.(\d+)\./.exec(h);
+      if ((block && Number(block[1]) < start) || h === "hook_embed" || h === "hook_pos_embed") throw new Error(`forward: hook ${h} comes before the start layer ${start}`);
+    }
+  }
   const captured = new Map<string, Float32Array>();
   const capture = (name: string, data: Float32Array) => {
     if (!wanted.has(name)) return;
     captured.set(name, residual === "centered" && writesResidualStream(name) ? centerRows(data, d) : data.slice(0, rows * d));
   };
 
-  // Embeddings.
+  // Embeddings (or the residual given to start from).
   const x = new Float32Array(rows * d);
-  const tokEmb = new Float32Array(rows * d);
-  const posEmb = new Float32Array(rows * d);
-  for (let r = 0; r < rows; r++) {
-    const t = tokens[r]!;
-    const p = r % seq;
-    tokEmb.set(weights.wte.subarray(t * d, (t + 1) * d), r * d);
-    posEmb.set(weights.wpe.subarray(p * d, (p + 1) * d), r * d);
+  if (options.startAt) {
+    x.set(options.startAt.residual);
+  } else {
+    const tokEmb = new Float32Array(rows * d);
+    const posEmb = new Float32Array(rows * d);
+    for (let r = 0; r < rows; r++) {
+      const t = tokens[r]!;
+      const p = r % seq;
+      tokEmb.set(weights.wte.subarray(t * d, (t + 1) * d), r * d);
+      posEmb.set(weights.wpe.subarray(p * d, (p + 1) * d), r * d);
+    }
+    for (let i = 0; i < x.length; i++) x[i] = tokEmb[i]! + posEmb[i]!;
+    capture("hook_embed", tokEmb);
+    capture("hook_pos_embed", posEmb);
   }
-  for (let i = 0; i < x.length; i++) x[i] = tokEmb[i]! + posEmb[i]!;
-  capture("hook_embed", tokEmb);
-  capture("hook_pos_embed", posEmb);
 
   const scratch: Scratch = {
     ln: new Float32Array(rows * d),
@@ -202,7 +223,7 @@ export function forward(weights: GPT2Weights, tokens: ArrayLike<number>, batch: 
     branch: new Float32Array(rows * d),
     hidden: new Float32Array(rows * 4 * d),
   };
-  for (let layer = 0; layer < depth; layer++) {
+  for (let layer = start; layer < depth; layer++) {
     capture(`blocks.${layer}.hook_resid_pre`, x);
     runBlock(weights.blocks[layer]!, x, rows, batch, seq, config, mask, scratch, capture, layer);
   }
