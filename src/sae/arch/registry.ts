@@ -1,0 +1,18 @@
+/**
+ * Every SAE architecture, by recipe name. A new architecture is a new module beside these and one line here.
+ */
+import type { Recipe } from "../config.ts";
+import type { Architecture } from "./types.ts";
+import { topk } from "./topk.ts";
+import { seedReport } from "./seed_report.ts";
+
+export const ARCHITECTURES: Readonly<Record<Recipe, Architecture>> = {
+  "topk": topk,
+  "seed-report": seedReport,
+} as Record<Recipe, Architecture>;
+
+/** The module that reads a SAELens cfg.json `architecture` (the one that writes it, else one that also reads it). */
+export function architectureForSAELens(name: string): Architecture | undefined {
+  const all = Object.values(ARCHITECTURES);
+  return all.find((a) => a.saelens.architecture === name) ?? all.find((a) => a.saelens.alsoReads?.includes(name));
+}
