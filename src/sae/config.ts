@@ -64,7 +64,13 @@ export interface SAETrainConfig {
   sparsityControlFraction: number;
   /** Clip the global gradient L2 norm to this before Adam (0 = no clipping). */
   gradClipNorm: number;
-  /** JumpReLU: initial threshold and the rectangle kernel's bandwidth for the threshold's pseudo-gradient. */
+  /**
+   * Penalty recipes: "target-l0" starts every latent at the one threshold θ₀ at which the initialisation
+   * sample's mean L0 is k (relu-l1 and gated: encoder/gate bias −θ₀; jumprelu: threshold θ₀); "default" keeps
+   * the recipe's own (bias 0; JumpReLU initialThreshold).
+   */
+  sparsityInit: "default" | "target-l0";
+  /** JumpReLU: the initial threshold under sparsityInit "default" (SAELens: 0.01), and the rectangle kernel's bandwidth. */
   initialThreshold: number;
   thresholdBandwidth: number;
   /** BatchTopK: rate of the running estimate of the inference threshold (θ ← (1−r)·θ + r·min kept activation). */
@@ -82,8 +88,8 @@ export const COMMON_DEFAULTS: Omit<SAETrainConfig, "recipe" | "dIn" | "dSae" | "
   epochs: 8, batchSize: 4096, lr: 4e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8,
   kAux: 0, auxCoefficient: 0, deadAfterTokens: 10_000_000,
   normalizeActivations: true, decoderBiasInit: "zeros", decoderInitNorm: 1, checkpointEvery: 0,
-  sparsityCoefficient: 0, sparsityControl: "none", sparsityWarmupFraction: 0, sparsityControlFraction: 0.5,
-  gradClipNorm: 0, initialThreshold: 0, thresholdBandwidth: 0, thresholdRate: 0, matryoshkaWidths: [],
+  sparsityCoefficient: 0, sparsityControl: "none", sparsityWarmupFraction: 0, sparsityControlFraction: 0.75,
+  gradClipNorm: 0, sparsityInit: "default", initialThreshold: 0, thresholdBandwidth: 0, thresholdRate: 0, matryoshkaWidths: [],
 };
 
 /** Defaults per recipe (from its module); anything given in `overrides` wins. */
@@ -119,6 +125,8 @@ export function validateTrainConfig(c: SAETrainConfig): void {
   for (const key of ["sparsityWarmupFraction", "sparsityControlFraction"] as const) {
     if (!(c[key] >= 0 && c[key] <= 1)) throw new SAEConfigError(`SAE config: ${key} must be in [0, 1], got ${c[key]}`);
   }
+  if (c.sparsityInit !== "default" && c.sparsityInit !== "target-l0") throw new SAEConfigError(`SAE config: sparsityInit must be default or target-l0, got "${c.sparsityInit}"`);
+  if (c.sparsityInit === "target-l0" && !penalty) throw new SAEConfigError(`SAE config: sparsityInit target-l0 is for penalty recipes, not ${c.recipe}`);
   if (!(c.gradClipNorm >= 0)) throw new SAEConfigError(`SAE config: gradClipNorm must be ≥ 0 (0 = off), got ${c.gradClipNorm}`);
   if (!Array.isArray(c.matryoshkaWidths)) throw new SAEConfigError("SAE config: matryoshkaWidths must be a list of widths");
   ARCHITECTURES[c.recipe]!.validate?.(c);

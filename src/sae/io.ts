@@ -302,8 +302,14 @@ function loadSAELensFile(dir: string, weightsPath: string, cfg: Record<string, u
       const sf = tensor("scaling_factor", [dSae]);
       if (sf.some((v) => v !== 1)) throw new SAEFileError(`${weightsPath}: scaling_factor is not all ones; sae-seeds does not apply a fine-tuning scaling factor`);
     }
-    const fileK = reader.optionalInt("k") ?? (cfg.activation_fn_kwargs as { k?: number } | undefined)?.k ?? (typeof seeds.k === "number" ? seeds.k : undefined);
-    if (fileK !== undefined && (!Number.isSafeInteger(fileK) || fileK < 0)) reader.fail("k", `must be a non-negative integer, got ${JSON.stringify(fileK)}`);
+    // k: TopK's defining number (an integer); for other architectures only a record (BatchTopK's may be fractional).
+    const rawK = cfg.k ?? (cfg.activation_fn_kwargs as { k?: unknown } | undefined)?.k ?? seeds.k;
+    let fileK: number | undefined;
+    if (rawK !== undefined && rawK !== null) {
+      if (typeof rawK !== "number" || !(rawK >= 0)) reader.fail("k", `must be a non-negative number, got ${JSON.stringify(rawK)}`);
+      if (arch.sparsity === "topk" && !Number.isSafeInteger(rawK)) reader.fail("k", `must be an integer for a TopK SAE, got ${rawK}`);
+      fileK = rawK;
+    }
     const k = resolveK(reader, arch, fileK, dSae, options, dir, name);
 
     const p = allocateParams(dIn, dSae);

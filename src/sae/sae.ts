@@ -10,6 +10,7 @@ import type { SAEParams } from "./params.ts";
 
 export type { SAEParams } from "./params.ts";
 export { allocateParams, normaliseRows, geometricMedian, rowMean } from "./params.ts";
+export { variableWidthCode } from "./selection.ts";
 
 /**
  * SAELens's per-row input normalisations (files can ask for them; our recipes use a constant scale instead):
@@ -145,35 +146,6 @@ export function reconstruct(sae: SAE, x: Float32Array, rows: number): Float32Arr
 /** Whether a kept entry counts as the latent firing: positive, except for seed-report (every selected entry). */
 export function fires(recipe: Recipe, value: number): boolean {
   return architectureOf(recipe).fires(value);
-}
-
-/**
- * A SparseCode from per-row lists of active latents: entries sorted by descending value (ties: lower latent),
- * rows padded to the widest with value-0 entries at the lowest latents not active in that row.
- */
-export function variableWidthCode(rows: number, dSae: number, active: (r: number, emit: (j: number, v: number) => void) => void): SparseCode {
-  const lists: { j: number[]; v: number[] }[] = [];
-  let width = 0;
-  for (let r = 0; r < rows; r++) {
-    const list = { j: [] as number[], v: [] as number[] };
-    active(r, (j, v) => { list.j.push(j); list.v.push(v); });
-    width = Math.max(width, list.j.length);
-    lists.push(list);
-  }
-  const indices = new Int32Array(rows * width), values = new Float32Array(rows * width);
-  const used = new Uint8Array(dSae);
-  for (let r = 0; r < rows; r++) {
-    const { j, v } = lists[r]!;
-    const order = j.map((_, i) => i).sort((a, b) => v[b]! - v[a]! || j[a]! - j[b]!);
-    order.forEach((i, s) => { indices[r * width + s] = j[i]!; values[r * width + s] = v[i]!; used[j[i]!] = 1; });
-    let next = 0;
-    for (let s = j.length; s < width; s++) {
-      while (used[next]) next++;
-      indices[r * width + s] = next++;
-    }
-    for (const latent of j) used[latent] = 0;
-  }
-  return { rows, k: width, indices, values };
 }
 
 /** Fresh training parameters for a recipe (its module's initialisation); `sample` holds already scaled inputs. */

@@ -7,7 +7,8 @@
  *   step's forward pass) approaches the target k. During the first C = ⌈sparsityControlFraction·T⌉ steps, after
  *   every step:   ln λ ← ln λ + GAIN · clamp(ln(L0 / k), −1, 1)
  *   (an integral controller on ln λ: too many active latents raise λ, too few lower it, by at most a factor
- *   e^GAIN ≈ 1.05 per step). From step C + 1 on λ is frozen, so the rest of training optimises one fixed
+ *   e^GAIN ≈ 1.01 per step: slower than the
+ *   weights' response, which is what keeps it from overshooting). From step C + 1 on λ is frozen, so the rest of training optimises one fixed
  *   objective and the L0 it settles at is what the run reports. Everything is a function of the run's own
  *   statistics, computed with exactly rounded operations only (detLog, detExp), so it is as deterministic as the rest of training; the history records λ and L0 per epoch.
  */
@@ -15,7 +16,7 @@ import type { SAETrainConfig } from "./config.ts";
 import { detExp } from "../tensor/det_math.ts";
 import { detLog } from "../tensor/rng.ts";
 
-export const CONTROL_GAIN = 0.05;
+export const CONTROL_GAIN = 0.02;
 
 export interface SparsityControlState {
   /** λ in force (the controller's current value; before warm-up for "fixed"). */
@@ -40,10 +41,15 @@ export function controlSteps(cfg: SAETrainConfig, totalSteps: number): number {
   return cfg.sparsityControl === "target-l0" ? Math.ceil(cfg.sparsityControlFraction * totalSteps) : 0;
 }
 
-/** After step `step` with batch L0 `l0`: adapt λ toward L0 = k while the control phase lasts. */
-export function updateControl(cfg: SAETrainConfig, state: SparsityControlState, step: number, totalSteps: number, l0: number): void {
-  if (step > controlSteps(cfg, totalSteps)) return;
-  const error = Math.min(1, Math.max(-1, detLog(l0 / cfg.k)));
-  state.coefficient *= detExp(CONTROL_GAIN * error);
+/**
+ * After step `step` with batch L0 `l0`: while the control phase lasts, adapt λ toward L0 = k and return the step
+ * of ln λ taken (GAIN · the clamped log error), which architectures may also apply to what sets their sparsity
+ * directly (JumpReLU's log-thresholds); null once λ is frozen.
+ */
+export function updateControl(cfg: SAETrainConfig, state: SparsityControlState, step: number, totalSteps: number, l0: number): number | null {
+  if (step > controlSteps(cfg, totalSteps)) return null;
+  const move = CONTROL_GAIN * Math.min(1, Math.max(-1, detLog(l0 / cfg.k)));
+  state.coefficient *= detExp(move);
   state.adaptedSteps++;
+  return move;
 }

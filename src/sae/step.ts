@@ -13,6 +13,7 @@ import { topkRows } from "../tensor/ops.ts";
 import type { SAETrainConfig } from "./config.ts";
 import type { SAEParams } from "./sae.ts";
 import { LatentCode, DenseScratch, decode, backwardDecoder, backwardEncoder, type LatentPath } from "./latent_code.ts";
+import { selectBatchTopK } from "./selection.ts";
 
 export interface StepStats {
   /** The objective that was differentiated. */
@@ -296,8 +297,27 @@ export function countFiring(ctx: StepContext, code: LatentCode, everyEntry = fal
   return firing / ctx.rows;
 }
 
+/** Pre-activations W_enc·(x − b_dec) + b_enc of an initialisation sample (for data-driven initial thresholds). */
+export function samplePreActivations(p: SAEParams, sample: Float32Array, rows: number): Float32Array {
+  const { dIn, dSae } = p;
+  const input = new Float32Array(rows * dIn);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < dIn; c++) input[r * dIn + c] = sample[r * dIn + c]! - p.bDec[c]!;
+  const pre = new Float32Array(rows * dSae);
+  for (let r = 0; r < rows; r++) pre.set(p.bEnc, r * dSae);
+  matmul({ a: input, b: p.wEnc, c: pre, m: rows, n: dSae, k: dIn, transB: true, accumulate: true });
+  return pre;
+}
+
+/**
+ * sparsityInit "target-l0": the one threshold θ₀ at which the sample's mean L0 is k — the (k·rows)-th largest
+ * pre-activation of the sample (see selectBatchTopK). `pre` is consumed.
+ */
+export function targetL0Threshold(pre: Float32Array, rows: number, dSae: number, k: number): number {
+  return selectBatchTopK(pre, rows, dSae, k * rows, new LatentCode(dSae, rows));
+}
+
 /** L2 norm of every decoder row. */
-export function decoderNorms(p: SAEParams, out = new Float32Array(p.dSae)): Float32Array {
+export function decoderNorms(p: SAEParams, out: Float32Array = new Float32Array(p.dSae)): Float32Array {
   const { dIn, dSae, wDec } = p;
   for (let j = 0; j < dSae; j++) {
     let s = 0;

@@ -189,6 +189,7 @@ export function trainSAE(options: TrainOptions): TrainResult {
   const fired = new Uint8Array(config.dSae);
   const totalTokens = epochs * data.rows;
   const totalSteps = epochs * stepsPerEpoch;
+  const arch = architectureOf(config.recipe);
   let stepsThisCall = 0;
   const diverged = (step: number, why: string) => new DivergenceError(`SAE training diverged at step ${step} (epoch ${state!.epoch + 1}): ${why}. The last good checkpoint stays on disk; try a lower learning rate.`);
 
@@ -223,7 +224,8 @@ export function trainSAE(options: TrainOptions): TrainResult {
       state.badSteps = stats.fvu > SUSTAINED_FVU ? state.badSteps + 1 : 0;
       if (state.badSteps >= DIVERGENCE_PATIENCE) throw diverged(step, `FVU has stayed above ${SUSTAINED_FVU} for ${DIVERGENCE_PATIENCE} steps (now ${stats.fvu.toPrecision(3)})`);
       applyUpdate(state.params, config, ws, state.optimizer);
-      updateControl(config, state.control, step, totalSteps, stats.l0);
+      const move = updateControl(config, state.control, step, totalSteps, stats.l0);
+      if (move !== null) arch.steerSparsity?.(state.params, move);
       const seconds = (performance.now() - t0) / 1000;
       for (let j = 0; j < config.dSae; j++) state.tokensSinceFired[j] = fired[j] ? 0 : state.tokensSinceFired[j]! + rows;
       state.tokensSeen += rows;

@@ -71,6 +71,11 @@ export interface Architecture {
   init(c: SAETrainConfig, sample: Float32Array, sampleRows: number): SAEParams;
   /** Scalar training buffers and their initial values (BatchTopK's running threshold). */
   readonly buffers?: Readonly<Record<string, number>>;
+  /**
+   * Penalty recipes: the sparsity controller's step of ln λ (positive: too many active latents), for
+   * architectures that also move what sets their sparsity directly (../sparsity_control.ts).
+   */
+  steerSparsity?(p: SAEParams, move: number): void;
   /** Forward, loss and backward on one batch: fills ctx.ws.grads and returns the statistics. */
   step(ctx: StepContext): StepStats;
   /**
