@@ -8,6 +8,8 @@ import { seedReport } from "./seed_report.ts";
 import { reluL1 } from "./relu_l1.ts";
 import { jumprelu } from "./jumprelu.ts";
 import { batchtopk } from "./batchtopk.ts";
+import { gated } from "./gated.ts";
+import { matryoshka } from "./matryoshka.ts";
 
 export const ARCHITECTURES: Readonly<Record<Recipe, Architecture>> = {
   "topk": topk,
@@ -15,7 +17,9 @@ export const ARCHITECTURES: Readonly<Record<Recipe, Architecture>> = {
   "relu-l1": reluL1,
   "jumprelu": jumprelu,
   "batchtopk": batchtopk,
-} as Record<Recipe, Architecture>;
+  "gated": gated,
+  "matryoshka-batchtopk": matryoshka,
+};
 
 /**
  * The module that reads a SAELens cfg.json `architecture`: the first (in the order above) that writes it — so a
