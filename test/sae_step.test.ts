@@ -7,7 +7,7 @@ import fc from "fast-check";
 import { Tensor, add, sub, mul, div, sum, square, relu, matmul, topk, scatter, backward, reshape, mean } from "../src/tensor/index.ts";
 import { Rng } from "../src/tensor/rng.ts";
 import { defaultTrainConfig, type Recipe } from "../src/sae/config.ts";
-import { allocateParams, normaliseRows, type SAEParams } from "../src/sae/sae.ts";
+import { allocateParams, normaliseRows, initialiseParams, type SAEParams } from "../src/sae/sae.ts";
 import { lossAndGradients, StepWorkspace } from "../src/sae/train_step.ts";
 
 function randomSetup(recipe: Recipe, dIn: number, dSae: number, k: number, rows: number, seed: number, kAux: number) {
@@ -158,5 +158,29 @@ describe("sparse SAE backward", () => {
         if (Math.abs(analytic - numeric) > 2e-5 + 1e-4 * Math.abs(numeric)) throw new Error(`${key}[${i}]: sparse ${analytic} vs finite difference ${numeric}`);
       });
     }
+  });
+});
+
+describe("every architecture's step", () => {
+  it.each(["topk", "seed-report", "relu-l1", "jumprelu", "batchtopk", "matryoshka-batchtopk", "gated"] as const)("%s: the sparse loops and the dense matmul products give the same loss and gradients", (recipe) => {
+    const dIn = 24, dSae = 96, k = 6, rows = 48;
+    const rng = Rng.stream(5, `paths/${recipe}`);
+    const x = rng.fillNormal(new Float32Array(rows * dIn)) as Float32Array;
+    const cfg = defaultTrainConfig(recipe, { dIn, dSae, k, seed: 2 }, { kAux: 8, auxCoefficient: 1 / 32, matryoshkaWidths: recipe === "matryoshka-batchtopk" ? [12, 48, 96] : [] });
+    const p = initialiseParams(cfg, x, rows);
+    for (const a of [p.wEnc, p.bEnc, ...Object.values(p.extra ?? {})]) for (let i = 0; i < a.length; i++) a[i] += 0.05 * rng.normal();
+    const dead = new Uint8Array(dSae);
+    for (let j = 0; j < dSae; j += 4) dead[j] = 1;
+    const results = (["sparse", "dense"] as const).map((path) => {
+      const ws = new StepWorkspace(cfg, rows, path);
+      const stats = lossAndGradients(p, cfg, ws, x, rows, dead, undefined, { coefficient: 0.7, buffers: { threshold: -1 } });
+      return { stats, grads: ws.grads };
+    });
+    const [a, b] = results as [typeof results[0], typeof results[0]];
+    expect(a.stats.l0).toBe(b.stats.l0);
+    expect(a.stats.l0).toBeGreaterThan(0);
+    expect(Math.abs(a.stats.loss - b.stats.loss)).toBeLessThan(1e-5 * Math.abs(a.stats.loss));
+    for (const key of ["wEnc", "bEnc", "wDec", "bDec"] as const) expectArraysClose(b.grads[key], a.grads[key], `${recipe} ${key}`);
+    for (const name of Object.keys(a.grads.extra)) expectArraysClose(b.grads.extra[name]!, a.grads.extra[name]!, `${recipe} ${name}`);
   });
 });
