@@ -286,10 +286,11 @@ function loadSAELensFile(dir: string, weightsPath: string, cfg: Record<string, u
   const file = openSafetensors(weightsPath);
   try {
     const names = new Set(file.names());
-    const tensor = (tensorName: string, shape: number[]): Float32Array => {
+    const tensor = (tensorName: string, shape: number[] | "scalar"): Float32Array => {
       if (!names.has(tensorName)) throw new SAEFileError(`${weightsPath}: no tensor "${tensorName}", which a ${name} SAE needs`);
       const info = file.info(tensorName);
-      if (info.shape.join(",") !== shape.join(",")) throw new SAEFileError(`${weightsPath}: ${tensorName} has shape [${info.shape.join(", ")}], expected [${shape.join(", ")}] from W_enc`);
+      const fits = shape === "scalar" ? info.shape.length === 0 || info.shape.join(",") === "1" : info.shape.join(",") === shape.join(",");
+      if (!fits) throw new SAEFileError(`${weightsPath}: ${tensorName} has shape [${info.shape.join(", ")}], expected ${shape === "scalar" ? "a scalar" : `[${shape.join(", ")}] from W_enc`}`);
       if (!["F32", "F16", "BF16", "F64"].includes(info.dtype)) throw new SAEFileError(`${weightsPath}: ${tensorName} has dtype ${info.dtype}; SAE weights must be floating point`);
       return file.readFloat32(tensorName);
     };

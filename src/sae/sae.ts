@@ -103,10 +103,12 @@ export function preActivations(sae: SAE, x: Float32Array, rows: number, out = ne
 export function encode(sae: SAE, x: Float32Array, rows: number): SparseCode {
   const { dIn } = sae.params;
   if (x.length !== rows * dIn) throw new Error(`encode: ${x.length} values for ${rows} rows of d_in ${dIn}`);
+  const arch = architectureOf(sae.recipe);
+  if (arch.sparsity === "topk" && !(sae.k >= 1)) throw new Error(`encode: this ${sae.recipe} SAE has no k (it was loaded without k, for its decoder only); load it with k`);
   const mode = sae.rowNormalization ?? "none";
   const scaled = sae.inputScale === 1 && mode === "none" ? x : x.map((v) => v * sae.inputScale);
   const inverse = normaliseRowsForEncoding(scaled, rows, dIn, mode);
-  const code = architectureOf(sae.recipe).encodeRows(sae, preActivations(sae, scaled, rows), rows);
+  const code = arch.encodeRows(sae, preActivations(sae, scaled, rows), rows);
   if (inverse) {
     code.rowScale = inverse.scale;
     code.rowShift = inverse.shift;

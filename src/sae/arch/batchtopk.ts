@@ -63,7 +63,8 @@ export const batchtopk: Architecture = {
   init: (c, sample, rows) => tiedInit(c, sample, rows),
   step: (ctx) => batchTopKStep(ctx),
   inferenceParams: globalThresholdParams,
-  encodeRows: (sae, pre, rows) => thresholdCode(pre, rows, extraParam(sae.params, "threshold")),
+  // Training parameters carry no threshold yet (it is a training buffer): then every positive activation passes.
+  encodeRows: (sae, pre, rows) => thresholdCode(pre, rows, sae.params.extra?.threshold ?? new Float32Array(sae.params.dSae)),
   fires: (v) => v > 0,
   deadRule: (rows) => `never active (ReLU(pre-activation) above the global threshold) on the ${rows} analysed rows`,
 
@@ -77,7 +78,7 @@ export const batchtopk: Architecture = {
     write: (sae) => ({ cfg: {}, tensors: { threshold: extraParam(sae.params, "threshold") } }),
     read(cfg, tensor, { dSae }) {
       // SAELens writes `threshold` per latent; its BatchTopK training checkpoints keep the scalar `topk_threshold`.
-      if (cfg.architecture === "batchtopk" || cfg.architecture === "matryoshka_batchtopk") return { threshold: new Float32Array(dSae).fill(tensor("topk_threshold", [])[0]!) };
+      if (cfg.architecture === "batchtopk" || cfg.architecture === "matryoshka_batchtopk") return { threshold: new Float32Array(dSae).fill(tensor("topk_threshold", "scalar")[0]!) };
       return { threshold: tensor("threshold", [dSae]) };
     },
   },

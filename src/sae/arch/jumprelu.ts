@@ -27,6 +27,11 @@ export function thresholdsFrom(logThreshold: Float32Array, out: Float32Array = n
   return out;
 }
 
+/** The thresholds of inference parameters, or of training ones (exp of the log-thresholds). */
+function inferenceThreshold(p: SAEParams): Float32Array {
+  return p.extra?.threshold ?? thresholdsFrom(extraParam(p, "logThreshold"));
+}
+
 const LOG_THRESHOLD = { name: "logThreshold", initial: (c: { initialThreshold: number }) => Math.fround(detLog(c.initialThreshold)) };
 
 export const jumprelu: Architecture = {
@@ -110,7 +115,7 @@ export const jumprelu: Architecture = {
   inferenceParams(p: SAEParams): SAEParams {
     return { ...p, extra: { threshold: thresholdsFrom(extraParam(p, "logThreshold")) } };
   },
-  encodeRows: (sae, pre, rows) => thresholdCode(pre, rows, extraParam(sae.params, "threshold")),
+  encodeRows: (sae, pre, rows) => thresholdCode(pre, rows, inferenceThreshold(sae.params)),
   fires: (v) => v > 0,
   deadRule: (rows) => `never active (pre-activation above its threshold) on the ${rows} analysed rows`,
 

@@ -38,9 +38,9 @@ export interface SAELensFormat {
   write(sae: SAE): SAELensTensors;
   /**
    * The architecture's extra parameters (SAEParams.extra) from a file. `tensor` reads a float tensor of the given
-   * shape, failing with the file and name when it is missing or misshapen.
+   * shape ("scalar": [] or [1]), failing with the file and name when it is missing or misshapen.
    */
-  read(cfg: Record<string, unknown>, tensor: (name: string, shape: number[]) => Float32Array, dims: { dIn: number; dSae: number }): Record<string, Float32Array> | undefined;
+  read(cfg: Record<string, unknown>, tensor: (name: string, shape: number[] | "scalar") => Float32Array, dims: { dIn: number; dSae: number }): Record<string, Float32Array> | undefined;
 }
 
 export interface ExtraParam {
