@@ -13,18 +13,39 @@
  * The gradient sums run latent by latent over that latent's entries in row order (a CSC index built once per
  * code), so every sum has one fixed order, whichever kernel or thread computes it.
  *
- * Two implementations of each product: sparse loops over the entries (d multiply-adds per entry), and dense
- * products through the matmul kernel on the [rows, d_sae] matrix of codes (d multiply-adds per (row, latent),
- * ~40× faster per operation). The choice depends only on the code's density (DENSE_DENSITY), so a step is a pure
- * function of its inputs and stays bit-reproducible.
+ * Three implementations of each product: the sparse WebAssembly SIMD kernels (./sparse_wasm.ts; d
+ * multiply-adds per entry, four lanes at a time), the same loops in scalar TypeScript (float64 sums — where there
+ * is no WebAssembly SIMD, or SAE_SEEDS_MATMUL forces the scalar matmul), and dense products through the matmul
+ * kernel on the [rows, d_sae] matrix of codes (d multiply-adds per (row, latent), all threads). The choice
+ * depends only on the code's density and on the machine's kernels — never on the thread count — so a step is a
+ * pure function of its inputs and stays bit-reproducible.
  */
-import { matmul } from "../tensor/matmul.ts";
+import { matmul, matmulKernelName } from "../tensor/matmul.ts";
+import { sparseWasmAvailable, type WasmArena } from "./sparse_wasm.ts";
 
 /**
- * Codes at least this dense (entries / (rows·d_sae)) take the dense path. Measured on one thread with the
- * scalar loops: at density 1/16 (n 512, k 32) dense was 1.1–1.25× faster, at 1/32 sparse 1.15–1.3× faster.
+ * Codes at least this dense (entries / (rows·d_sae)) take the dense path. Scalar loops: measured on one thread,
+ * at density 1/16 (n 512, k 32) dense was 1.1–1.25× faster, at 1/32 sparse 1.15–1.3× faster. WebAssembly loops:
+ * see WASM_DENSE_DENSITY.
  */
 export const DENSE_DENSITY = 1 / 16;
+export const WASM_DENSE_DENSITY = 1 / 4;
+
+/** What the products need from the step's workspace. */
+export interface ProductContext {
+  /** "auto" picks dense or sparse by density; tests force one. */
+  readonly path: LatentPath;
+  readonly dense: DenseScratch;
+  /** The WebAssembly kernels and their memory, or null for the scalar loops. */
+  readonly arena: WasmArena | null;
+  /** The step's copy of a parameter tensor in the arena (made on first use in a step). */
+  inArena(a: Float32Array): Float32Array;
+}
+
+/** Whether the WebAssembly kernels are used: available, and the matmul kernel is the WebAssembly one. */
+export function useWasmKernels(): boolean {
+  return sparseWasmAvailable() && matmulKernelName() === "wasm-simd";
+}
 
 export type LatentPath = "auto" | "dense" | "sparse";
 
@@ -35,10 +56,17 @@ export class LatentCode {
   idx: Int32Array;
   val: Float32Array;
   grad: Float32Array;
-  /** CSC index (buildLatentIndex): the entries of latent j are byLatent[colPtr[j] .. colPtr[j+1]), rows ascending. */
-  readonly colPtr: Int32Array;
+  /**
+   * Latent-major index (buildLatentIndex), in blocks of `blockRows` rows: the entries of latent j among rows
+   * [b·blockRows, (b+1)·blockRows) are byLatent[colPtr[b·d_sae + j] .. colPtr[b·d_sae + j + 1]), rows ascending.
+   * A latent's entries over the whole batch are therefore visited in row order, block after block, whatever
+   * the block size (which only decides how much of the batch a pass keeps in cache).
+   */
+  colPtr: Int32Array;
   byLatent: Int32Array;
   rowOf: Int32Array;
+  blockRows = 0;
+  blocks = 0;
   private indexed = false;
 
   constructor(readonly dSae: number, maxRows: number, capacity = 0) {
@@ -92,23 +120,58 @@ export class LatentCode {
     return this.rows === 0 ? 0 : this.nnz / (this.rows * this.dSae);
   }
 
-  /** Counting sort of the entries by latent (stable: rows stay ascending within a latent). */
-  buildLatentIndex(): void {
-    if (this.indexed) return;
+  /** Counting sort of the entries by (row block, latent), stable: rows stay ascending. */
+  buildLatentIndex(blockRows = latentBlockRows(this)): void {
+    if (this.indexed && blockRows === this.blockRows) return;
+    const n = this.dSae;
+    const blocks = Math.max(1, Math.ceil(this.rows / blockRows));
+    if (this.colPtr.length < blocks * n + 1) this.colPtr = new Int32Array(blocks * n + 1);
     const { colPtr, rowPtr, idx, byLatent, rowOf } = this;
-    colPtr.fill(0);
-    for (let e = 0; e < this.nnz; e++) colPtr[idx[e]! + 1]!++;
-    for (let j = 0; j < this.dSae; j++) colPtr[j + 1]! += colPtr[j]!;
-    const next = colPtr.slice(0, this.dSae);
+    colPtr.fill(0, 0, blocks * n + 1);
     for (let r = 0; r < this.rows; r++) {
+      const base = Math.floor(r / blockRows) * n + 1;
+      for (let e = rowPtr[r]!; e < rowPtr[r + 1]!; e++) colPtr[base + idx[e]!]!++;
+    }
+    for (let v = 0; v < blocks * n; v++) colPtr[v + 1]! += colPtr[v]!;
+    const next = colPtr.slice(0, blocks * n);
+    for (let r = 0; r < this.rows; r++) {
+      const base = Math.floor(r / blockRows) * n;
       for (let e = rowPtr[r]!; e < rowPtr[r + 1]!; e++) {
-        const j = idx[e]!;
-        byLatent[next[j]!++] = e;
+        byLatent[next[base + idx[e]!]!++] = e;
         rowOf[e] = r;
       }
     }
+    this.blockRows = blockRows;
+    this.blocks = blocks;
     this.indexed = true;
   }
+
+  /** Visit every entry grouped by latent, each latent's entries in row order (block by block). */
+  forEachByLatent(visit: (j: number, e: number) => void): void {
+    this.buildLatentIndex();
+    const { colPtr, byLatent } = this;
+    const n = this.dSae;
+    for (let b = 0; b < this.blocks; b++) {
+      for (let j = 0; j < n; j++) {
+        for (let q = colPtr[b * n + j]!; q < colPtr[b * n + j + 1]!; q++) visit(j, byLatent[q]!);
+      }
+    }
+  }
+}
+
+/**
+ * Rows per block of the latent-major passes. A pass streams the block's rows of g (or x̃) once per active latent
+ * and each active latent's gradient row once per block, so blocks should hold a few entries per latent (here
+ * ~BLOCK_ENTRIES_PER_LATENT on average) while staying small enough to be cached. Measured (d 768, batch 4096,
+ * k 32, one thread): blocks of 64/256/512–1024 rows at n 512/2048/8192 ran the two passes 1.5–2.5× faster than
+ * one block of the whole batch; 2–4 entries per latent per block was the best range at every n.
+ */
+export const BLOCK_ENTRIES_PER_LATENT = 4;
+export function latentBlockRows(code: LatentCode): number {
+  const perRow = code.nnz / Math.max(1, code.rows);
+  if (perRow === 0) return Math.max(1, code.rows);
+  const want = Math.ceil((BLOCK_ENTRIES_PER_LATENT * code.dSae) / perRow);
+  return Math.max(64, Math.min(code.rows, 64 * Math.ceil(want / 64)));
 }
 
 /** Scratch for the dense path: two [rows, d_sae] matrices, allocated on first use. */
@@ -124,8 +187,14 @@ export class DenseScratch {
   }
 }
 
-function useDense(code: LatentCode, path: LatentPath): boolean {
-  return path === "dense" || (path === "auto" && code.density() >= DENSE_DENSITY);
+function useDense(code: LatentCode, ctx: ProductContext): boolean {
+  return ctx.path === "dense" || (ctx.path === "auto" && code.density() >= (ctx.arena ? WASM_DENSE_DENSITY : DENSE_DENSITY));
+}
+
+/** The arena, when every array given lives in it (else the scalar loops run). */
+function arenaFor(ctx: ProductContext, ...arrays: (Float32Array | null)[]): WasmArena | null {
+  const arena = ctx.arena;
+  return arena && arrays.every((a) => a === null || arena.owns(a)) ? arena : null;
 }
 
 /** The code as a dense [rows, d_sae] matrix of `values` (zeros elsewhere). */
@@ -138,12 +207,19 @@ function scatterDense(code: LatentCode, values: Float32Array, out: Float32Array)
 }
 
 /** out[r] = bias + Σ_e val_e·W_dec[j_e] for every row (bias null: no bias). */
-export function decode(code: LatentCode, wDec: Float32Array, d: number, bias: Float32Array | null, out: Float32Array, path: LatentPath, scratch: DenseScratch): void {
+export function decode(code: LatentCode, wDec: Float32Array, d: number, bias: Float32Array | null, out: Float32Array, ctx: ProductContext): void {
   const rows = code.rows;
+  const dense = useDense(code, ctx);
+  const arena = dense ? null : arenaFor(ctx, out);
+  if (arena) {
+    const [rowPtr, idx, val] = arena.stage([code.rowPtr.subarray(0, rows + 1), code.idx.subarray(0, code.nnz), code.val.subarray(0, code.nnz)]);
+    arena.run.decodeRows(rows, rowPtr!, idx!, val!, ctx.inArena(wDec).byteOffset, bias ? ctx.inArena(bias).byteOffset : 0, out.byteOffset, d);
+    return;
+  }
   if (bias) for (let r = 0; r < rows; r++) out.set(bias, r * d);
   else out.fill(0, 0, rows * d);
-  if (useDense(code, path)) {
-    const [z] = scratch.get(rows * code.dSae);
+  if (dense) {
+    const [z] = ctx.dense.get(rows * code.dSae);
     scatterDense(code, code.val, z);
     matmul({ a: z, b: wDec, c: out, m: rows, n: d, k: code.dSae, accumulate: true });
     return;
@@ -167,11 +243,22 @@ export function decode(code: LatentCode, wDec: Float32Array, d: number, bias: Fl
  */
 export function backwardDecoder(
   code: LatentCode, g: Float32Array, wDec: Float32Array, d: number, gradWDec: Float32Array | null,
-  path: LatentPath, scratch: DenseScratch, gRow?: Int32Array,
+  ctx: ProductContext, gRow?: Int32Array,
 ): void {
   const rows = code.rows, n = code.dSae;
-  if (!gRow && useDense(code, path)) {
-    const [z, dz] = scratch.get(rows * n);
+  const dense = !gRow && useDense(code, ctx);
+  const arena = dense ? null : arenaFor(ctx, g, gradWDec);
+  if (arena) {
+    code.buildLatentIndex();
+    const nnz = code.nnz;
+    const [colPtr, byLatent, rowsOf, val, grad] = arena.stage([code.colPtr.subarray(0, code.blocks * n + 1), code.byLatent.subarray(0, nnz), (gRow ?? code.rowOf).subarray(0, nnz), code.val.subarray(0, nnz), code.grad.subarray(0, nnz)]);
+    const w = ctx.inArena(wDec).byteOffset, gw = gradWDec ? gradWDec.byteOffset : 0;
+    for (let b = 0; b < code.blocks; b++) arena.run.latentDotAxpy(n, colPtr! + 4 * b * n, byLatent!, rowsOf!, val!, grad!, g.byteOffset, w, gw, d);
+    arena.readFloats(grad!, code.grad.subarray(0, nnz));
+    return;
+  }
+  if (dense) {
+    const [z, dz] = ctx.dense.get(rows * n);
     if (gradWDec) {
       scatterDense(code, code.val, z);
       matmul({ a: z, b: g, c: gradWDec, m: n, n: d, k: rows, transA: true, accumulate: true });
@@ -185,9 +272,9 @@ export function backwardDecoder(
   code.buildLatentIndex();
   const { colPtr, byLatent, rowOf, val, grad } = code;
   const tail = d - (d % 4);
-  for (let j = 0; j < n; j++) {
-    const w = j * d;
-    for (let q = colPtr[j]!; q < colPtr[j + 1]!; q++) {
+  for (let v = 0; v < code.blocks * n; v++) {
+    const w = (v % n) * d;
+    for (let q = colPtr[v]!; q < colPtr[v + 1]!; q++) {
       const e = byLatent[q]!;
       const go = (gRow ? gRow[e]! : rowOf[e]!) * d;
       const z = val[e]!;
@@ -227,23 +314,28 @@ export function backwardDecoder(
 /** ∂W_enc[j] += Σ_e grad_e·input[r_e] and dpreSum[j] += Σ_e grad_e (grad now holding ∂L/∂pre). */
 export function backwardEncoder(
   code: LatentCode, input: Float32Array, d: number, gradWEnc: Float32Array, dpreSum: Float32Array,
-  path: LatentPath, scratch: DenseScratch,
+  ctx: ProductContext,
 ): void {
   const rows = code.rows, n = code.dSae;
-  code.buildLatentIndex();
+  code.forEachByLatent((j, e) => { dpreSum[j] += code.grad[e]!; });
   const { colPtr, byLatent, rowOf, grad } = code;
-  for (let j = 0; j < n; j++) {
-    for (let q = colPtr[j]!; q < colPtr[j + 1]!; q++) dpreSum[j] += grad[byLatent[q]!]!;
+  const dense = useDense(code, ctx);
+  const arena = dense ? null : arenaFor(ctx, input, gradWEnc);
+  if (arena) {
+    const nnz = code.nnz;
+    const [cp, bl, ro, gr] = arena.stage([colPtr.subarray(0, code.blocks * n + 1), byLatent.subarray(0, nnz), rowOf.subarray(0, nnz), grad.subarray(0, nnz)]);
+    for (let b = 0; b < code.blocks; b++) arena.run.latentAxpy(n, cp! + 4 * b * n, bl!, ro!, gr!, input.byteOffset, gradWEnc.byteOffset, d);
+    return;
   }
-  if (useDense(code, path)) {
-    const [dp] = scratch.get(rows * n);
+  if (dense) {
+    const [dp] = ctx.dense.get(rows * n);
     scatterDense(code, grad, dp);
     matmul({ a: dp, b: input, c: gradWEnc, m: n, n: d, k: rows, transA: true, accumulate: true });
     return;
   }
-  for (let j = 0; j < n; j++) {
-    const w = j * d;
-    for (let q = colPtr[j]!; q < colPtr[j + 1]!; q++) {
+  for (let v = 0; v < code.blocks * n; v++) {
+    const w = (v % n) * d;
+    for (let q = colPtr[v]!; q < colPtr[v + 1]!; q++) {
       const e = byLatent[q]!;
       const dp = grad[e]!;
       if (dp === 0) continue;

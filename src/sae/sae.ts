@@ -93,9 +93,9 @@ export function preActivations(sae: SAE, x: Float32Array, rows: number, out = ne
     input = new Float32Array(rows * dIn);
     for (let r = 0; r < rows; r++) for (let j = 0; j < dIn; j++) input[r * dIn + j] = x[r * dIn + j]! - bDec[j]!;
   }
-  const withBias = architectureOf(sae.recipe).encoderBias;
-  if (withBias) for (let r = 0; r < rows; r++) out.set(bEnc, r * dSae);
-  matmul({ a: input, b: wEnc, c: out, m: rows, n: dSae, k: dIn, transB: true, accumulate: withBias });
+  matmul({ a: input, b: wEnc, c: out, m: rows, n: dSae, k: dIn, transB: true });
+  // The bias after the product, as the training step adds it.
+  if (architectureOf(sae.recipe).encoderBias) for (let r = 0; r < rows; r++) for (let j = 0; j < dSae; j++) out[r * dSae + j] += bEnc[j]!;
   return out;
 }
 

@@ -41,9 +41,10 @@ const SIGN = 0x80000000;
 /**
  * The `count` largest positive values of pre [rows, n] into `code` (all positive values if there are fewer),
  * ties broken toward the lower flat index. Radix selection on the float bits (positive float32s order like
- * their bit patterns): a histogram of the top 16 bits finds the bucket of the count-th largest, a second
- * histogram of that bucket's low bits the exact value, a third pass emits the entries. Returns the smallest
- * kept value (0 when nothing is positive).
+ * their bit patterns), in two passes over the batch: a histogram of the top 16 bits finds the bucket holding the
+ * count-th largest value; the second pass emits every entry of that bucket or above, and the boundary bucket's
+ * few entries are then cut to the exact count (largest first, ties to the lower flat index) in the code itself.
+ * Returns the smallest kept value (0 when nothing is positive).
  */
 export function selectBatchTopK(pre: Float32Array, rows: number, n: number, count: number, code: LatentCode): number {
   const total = rows * n;
@@ -56,36 +57,49 @@ export function selectBatchTopK(pre: Float32Array, rows: number, n: number, coun
     high[b >>> 16]!++;
     positives++;
   }
-  let cut = 1; // keep bits > cut, and the first `tiesToKeep` equal to cut
-  let tiesToKeep = 0;
+  // Buckets above `bucket` are kept whole; `bucket` itself is cut later. (No cut: every positive value stays.)
+  let bucket = 0, above = 0;
   if (positives > count) {
-    let above = 0, bucket = 65535;
+    bucket = 65535;
     while (above + high[bucket]! < count) above += high[bucket--]!;
-    const low = new Uint32Array(65536);
-    for (let i = 0; i < total; i++) if (bits[i]! >>> 16 === bucket && bits[i]! < SIGN) low[bits[i]! & 0xffff]!++;
-    let lowBits = 65535;
-    while (above + low[lowBits]! < count) above += low[lowBits--]!;
-    cut = ((bucket << 16) | lowBits) >>> 0;
-    tiesToKeep = count - above;
-  } else {
-    cut = 0;
   }
+  const minBits = positives > count ? Math.max(1, (bucket << 16) >>> 0) : 1;
   code.reset(rows);
-  code.reserve(Math.min(count, positives));
-  let smallest = Infinity;
+  code.reserve(positives > count ? above + high[bucket]! : positives);
   for (let r = 0; r < rows; r++) {
     for (let j = 0; j < n; j++) {
       const b = bits[r * n + j]!;
-      if (b >= SIGN || b === 0) continue;
-      if (b > cut || (b === cut && tiesToKeep-- > 0)) {
-        const v = pre[r * n + j]!;
-        code.push(j, v);
-        if (v < smallest) smallest = v;
-      }
+      if (b >= minBits && b < SIGN) code.push(j, pre[r * n + j]!);
     }
     code.endRow(r);
   }
+  if (positives > count) cutBoundary(code, rows, bucket, count - above);
+  let smallest = Infinity;
+  for (let e = 0; e < code.nnz; e++) if (code.val[e]! < smallest) smallest = code.val[e]!;
   return smallest === Infinity ? 0 : smallest;
+}
+
+/** Keep only the `keep` largest entries of the boundary bucket (ties: earlier entries), compacting the code. */
+function cutBoundary(code: LatentCode, rows: number, bucket: number, keep: number): void {
+  const valBits = new Uint32Array(code.val.buffer, code.val.byteOffset, code.nnz);
+  const boundary: number[] = [];
+  for (let e = 0; e < code.nnz; e++) if (valBits[e]! >>> 16 === bucket) boundary.push(valBits[e]!);
+  boundary.sort((a, b) => b - a);
+  const cut = boundary[keep - 1]!;
+  let ties = keep - boundary.filter((b) => b > cut).length;
+  let w = 0, e = 0;
+  for (let r = 0; r < rows; r++) {
+    const end = code.rowPtr[r + 1]!;
+    for (; e < end; e++) {
+      const b = valBits[e]!;
+      if (b >>> 16 === bucket && (b < cut || (b === cut && ties-- <= 0))) continue;
+      code.idx[w] = code.idx[e]!;
+      code.val[w] = code.val[e]!;
+      w++;
+    }
+    code.rowPtr[r + 1] = w;
+  }
+  code.nnz = w;
 }
 
 /** Each row's latents with pre > θ (per-latent thresholds), values ReLU(pre) as SAELens computes them. */

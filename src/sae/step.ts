@@ -12,7 +12,8 @@ import { matmul } from "../tensor/matmul.ts";
 import { topkRows } from "../tensor/ops.ts";
 import type { SAETrainConfig } from "./config.ts";
 import type { SAEParams } from "./sae.ts";
-import { LatentCode, DenseScratch, decode, backwardDecoder, backwardEncoder, type LatentPath } from "./latent_code.ts";
+import { LatentCode, DenseScratch, decode, backwardDecoder, backwardEncoder, useWasmKernels, type LatentPath, type ProductContext } from "./latent_code.ts";
+import { WasmArena } from "./sparse_wasm.ts";
 import { selectBatchTopK } from "./selection.ts";
 
 export interface StepStats {
@@ -39,8 +40,12 @@ export interface ParamGrads {
   extra: Record<string, Float32Array>;
 }
 
-/** Reusable per-batch buffers, so a training run allocates once (sparse codes grow to the largest batch seen). */
-export class StepWorkspace {
+/**
+ * Reusable per-batch buffers, so a training run allocates once (sparse codes grow to the largest batch seen).
+ * With the WebAssembly kernels, the [rows, d_in] buffers and the gradients live in their memory (./sparse_wasm.ts).
+ */
+export class StepWorkspace implements ProductContext {
+  readonly arena: WasmArena | null;
   input: Float32Array;
   pre: Float32Array;
   xhat: Float32Array;
@@ -52,29 +57,55 @@ export class StepWorkspace {
   readonly grads: ParamGrads;
   /** Σ over entries of ∂L/∂pre per latent (the b_dec term through x̃, and most architectures' ∂b_enc). */
   readonly dpreSum: Float32Array;
-  private gAuxBuffer = new Float32Array(0);
+  private gAuxBuffer: Float32Array = new Float32Array(0);
   private codes = new Map<string, LatentCode>();
   private buffers = new Map<string, Float32Array>();
+  private copies = new Map<Float32Array, Float32Array>();
+  private fresh = new Set<Float32Array>();
 
-  /** `path` forces the dense or sparse products (tests compare them); "auto" picks by density. */
-  constructor(readonly config: SAETrainConfig, readonly maxRows: number, readonly path: LatentPath = "auto") {
+  /**
+   * `path` forces the dense or sparse products (tests compare them); "auto" picks by density. `kernels` "scalar"
+   * forces the TypeScript loops (tests compare them with the WebAssembly ones).
+   */
+  constructor(readonly config: SAETrainConfig, readonly maxRows: number, readonly path: LatentPath = "auto", kernels: "auto" | "scalar" = "auto") {
     const { dIn, dSae } = config;
-    this.input = new Float32Array(maxRows * dIn);
+    this.arena = kernels === "auto" && useWasmKernels() ? new WasmArena() : null;
+    this.input = this.floats(maxRows * dIn);
     this.pre = new Float32Array(maxRows * dSae);
-    this.xhat = new Float32Array(maxRows * dIn);
-    this.gOut = new Float32Array(maxRows * dIn);
+    this.xhat = this.floats(maxRows * dIn);
+    this.gOut = this.floats(maxRows * dIn);
     this.main = new LatentCode(dSae, maxRows, maxRows * Math.min(config.k, dSae));
     this.aux = new LatentCode(dSae, maxRows);
     this.dpreSum = new Float32Array(dSae);
     this.grads = {
-      wEnc: new Float32Array(dSae * dIn), bEnc: new Float32Array(dSae),
-      wDec: new Float32Array(dSae * dIn), bDec: new Float32Array(dIn), extra: {},
+      wEnc: this.floats(dSae * dIn), bEnc: new Float32Array(dSae),
+      wDec: this.floats(dSae * dIn), bDec: new Float32Array(dIn), extra: {},
     };
+  }
+
+  /** A float buffer in the kernels' memory (or an ordinary one without it). */
+  private floats(length: number): Float32Array {
+    return this.arena ? this.arena.floats(length) : new Float32Array(length);
+  }
+
+  inArena(a: Float32Array): Float32Array {
+    if (!this.arena || this.arena.owns(a)) return a;
+    let copy = this.copies.get(a);
+    if (!copy || copy.length !== a.length) {
+      copy = this.arena.floats(a.length);
+      this.copies.set(a, copy);
+      this.fresh.delete(a);
+    }
+    if (!this.fresh.has(a)) {
+      copy.set(a);
+      this.fresh.add(a);
+    }
+    return copy;
   }
 
   /** A [maxRows, d_in] buffer for AuxK's residual and its gradient. */
   gAux(): Float32Array {
-    if (this.gAuxBuffer.length === 0) this.gAuxBuffer = new Float32Array(this.maxRows * this.config.dIn);
+    if (this.gAuxBuffer.length === 0) this.gAuxBuffer = this.floats(this.maxRows * this.config.dIn);
     return this.gAuxBuffer;
   }
 
@@ -88,7 +119,7 @@ export class StepWorkspace {
   /** A named float scratch buffer of at least `size` elements, created on first use. */
   buffer(name: string, size: number): Float32Array {
     let b = this.buffers.get(name);
-    if (!b || b.length < size) this.buffers.set(name, (b = new Float32Array(size)));
+    if (!b || b.length < size) this.buffers.set(name, (b = this.floats(size)));
     return b;
   }
 
@@ -97,7 +128,9 @@ export class StepWorkspace {
     return (this.grads.extra[name] ??= new Float32Array(this.config.dSae));
   }
 
+  /** Start a step: gradients to zero, parameter copies stale. */
   zeroGrads(): void {
+    this.fresh.clear();
     const g = this.grads;
     g.wEnc.fill(0); g.bEnc.fill(0); g.wDec.fill(0); g.bDec.fill(0);
     for (const a of Object.values(g.extra)) a.fill(0);
@@ -126,7 +159,10 @@ export class DivergedForward extends RangeError {
   override name = "DivergedForward";
 }
 
-/** x̃ into ws.input and pre = x̃·W_encᵀ (+ b_enc) into ws.pre; fails on NaN (the weights have diverged). */
+/**
+ * x̃ into ws.input and pre = x̃·W_encᵀ (+ b_enc) into ws.pre; fails on NaN (the weights have diverged). The bias
+ * is added after the product, in the same pass that looks for NaN.
+ */
 export function encoderForward(ctx: StepContext, subtractDecoderBias: boolean, withBias: boolean): void {
   const { p, ws, x, rows } = ctx;
   const { dIn, dSae } = p;
@@ -134,10 +170,14 @@ export function encoderForward(ctx: StepContext, subtractDecoderBias: boolean, w
   if (subtractDecoderBias) for (let r = 0; r < rows; r++) for (let c = 0; c < dIn; c++) input[r * dIn + c] = x[r * dIn + c]! - p.bDec[c]!;
   else input.set(x.subarray(0, rows * dIn));
   const pre = ws.pre;
-  if (withBias) for (let r = 0; r < rows; r++) pre.set(p.bEnc, r * dSae);
-  matmul({ a: input, b: p.wEnc, c: pre, m: rows, n: dSae, k: dIn, transB: true, accumulate: withBias });
-  for (let i = 0; i < rows * dSae; i++) {
-    if (pre[i] !== pre[i]) throw new DivergedForward(`SAE forward produced NaN pre-activations (row ${Math.floor(i / dSae)}); the weights have diverged`);
+  matmul({ a: input, b: p.wEnc, c: pre, m: rows, n: dSae, k: dIn, transB: true });
+  const bias = p.bEnc;
+  let bad = -1;
+  for (let r = 0; r < rows; r++) {
+    const o = r * dSae;
+    if (withBias) for (let j = 0; j < dSae; j++) pre[o + j] += bias[j]!;
+    for (let j = 0; j < dSae; j++) if (pre[o + j] !== pre[o + j]) bad = r;
+    if (bad >= 0) throw new DivergedForward(`SAE forward produced NaN pre-activations (row ${bad}); the weights have diverged`);
   }
 }
 
@@ -226,7 +266,7 @@ export function auxK(ctx: StepContext): number {
   for (let i = 0; i < n; i++) q[i] = x[i]! - ws.xhat[i]!;
   const eVariance = totalVariance(q, rows, dIn);
   const ehat = ws.buffer("aux.ehat", n);
-  decode(code, p.wDec, dIn, null, ehat, ws.path, ws.dense);
+  decode(code, p.wDec, dIn, null, ehat, ws);
   let auxSse = 0;
   for (let i = 0; i < n; i++) {
     const v = q[i]! - ehat[i]!;
@@ -237,7 +277,7 @@ export function auxK(ctx: StepContext): number {
   // ∂(α·L_aux)/∂ê = −2α·q / Var(e): reuse q's buffer for the gradient.
   const scale = eVariance > 0 ? (-2 * cfg.auxCoefficient) / eVariance : 0;
   for (let i = 0; i < n; i++) q[i] *= scale;
-  backwardDecoder(code, q, p.wDec, dIn, ws.grads.wDec, ws.path, ws.dense);
+  backwardDecoder(code, q, p.wDec, dIn, ws.grads.wDec, ws);
   // Every aux entry is positive: ReLU passes its gradient.
   return auxLoss;
 }
@@ -249,7 +289,7 @@ export function auxK(ctx: StepContext): number {
  */
 export function encoderBackward(ctx: StepContext, codes: LatentCode[], subtractDecoderBias: boolean, encoderBias: boolean): void {
   const { p, ws } = ctx;
-  for (const code of codes) backwardEncoder(code, ws.input, p.dIn, ws.grads.wEnc, ws.dpreSum, ws.path, ws.dense);
+  for (const code of codes) backwardEncoder(code, ws.input, p.dIn, ws.grads.wEnc, ws.dpreSum, ws);
   if (encoderBias) ws.grads.bEnc.set(ws.dpreSum);
   if (!subtractDecoderBias) return;
   const { dIn, dSae, wEnc } = p;
@@ -303,8 +343,8 @@ export function samplePreActivations(p: SAEParams, sample: Float32Array, rows: n
   const input = new Float32Array(rows * dIn);
   for (let r = 0; r < rows; r++) for (let c = 0; c < dIn; c++) input[r * dIn + c] = sample[r * dIn + c]! - p.bDec[c]!;
   const pre = new Float32Array(rows * dSae);
-  for (let r = 0; r < rows; r++) pre.set(p.bEnc, r * dSae);
-  matmul({ a: input, b: p.wEnc, c: pre, m: rows, n: dSae, k: dIn, transB: true, accumulate: true });
+  matmul({ a: input, b: p.wEnc, c: pre, m: rows, n: dSae, k: dIn, transB: true });
+  for (let r = 0; r < rows; r++) for (let j = 0; j < dSae; j++) pre[r * dSae + j] += p.bEnc[j]!;
   return pre;
 }
 

@@ -33,11 +33,11 @@ export function batchTopKStep(ctx: StepContext, extraLoss?: (code: LatentCode) =
   const smallest = selectBatchTopK(ws.pre, rows, p.dSae, cfg.k * rows, code);
   ctx.buffers.threshold = nextThreshold(ctx.buffers.threshold ?? -1, smallest, cfg.thresholdRate);
   const l0 = countFiring(ctx, code);
-  decode(code, p.wDec, p.dIn, p.bDec, ws.xhat, ws.path, ws.dense);
+  decode(code, p.wDec, p.dIn, p.bDec, ws.xhat, ws);
   const rec = reconstructionLoss(ctx, "fvu");
   let nested = 0;
   if (extraLoss) nested = extraLoss(code);
-  else backwardDecoder(code, ws.gOut, p.wDec, p.dIn, ws.grads.wDec, ws.path, ws.dense);
+  else backwardDecoder(code, ws.gOut, p.wDec, p.dIn, ws.grads.wDec, ws);
   const auxLoss = auxK(ctx);
   encoderBackward(ctx, [code, ws.aux], true, true);
   return { loss: rec.fvu + nested + cfg.auxCoefficient * auxLoss, fvu: rec.fvu, mse: rec.mse, auxLoss, sparsityLoss: 0, l0 };

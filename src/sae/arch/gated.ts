@@ -69,21 +69,21 @@ export const gated: Architecture = {
       gate.endRow(r);
     }
     const l0 = countFiring(ctx, code);
-    decode(code, p.wDec, dIn, p.bDec, ws.xhat, ws.path, ws.dense);
+    decode(code, p.wDec, dIn, p.bDec, ws.xhat, ws);
     const rec = reconstructionLoss(ctx, "row-sum");
-    backwardDecoder(code, ws.gOut, p.wDec, dIn, ws.grads.wDec, ws.path, ws.dense);
+    backwardDecoder(code, ws.gOut, p.wDec, dIn, ws.grads.wDec, ws);
 
     // The auxiliary reconstruction through the frozen decoder: only the gate path learns from it.
     const n = rows * dIn;
     const xAux = ws.buffer("gated.xaux", n), gAux = ws.buffer("gated.gaux", n);
-    decode(gate, p.wDec, dIn, p.bDec, xAux, ws.path, ws.dense);
+    decode(gate, p.wDec, dIn, p.bDec, xAux, ws);
     let auxSse = 0;
     for (let i = 0; i < n; i++) {
       const dv = xAux[i]! - x[i]!;
       auxSse += dv * dv;
       gAux[i] = (2 / rows) * dv;
     }
-    backwardDecoder(gate, gAux, p.wDec, dIn, null, ws.path, ws.dense);
+    backwardDecoder(gate, gAux, p.wDec, dIn, null, ws);
 
     const norms = decoderNorms(p, ws.buffer("decoder.norms", dSae));
     const gateSum = ws.buffer("gated.gatesum", dSae).fill(0, 0, dSae);

@@ -83,9 +83,9 @@ export const jumprelu: Architecture = {
       code.endRow(r);
     }
     const l0 = countFiring(ctx, code);
-    decode(code, p.wDec, dIn, p.bDec, ws.xhat, ws.path, ws.dense);
+    decode(code, p.wDec, dIn, p.bDec, ws.xhat, ws);
     const rec = reconstructionLoss(ctx, "row-sum");
-    backwardDecoder(code, ws.gOut, p.wDec, dIn, ws.grads.wDec, ws.path, ws.dense);
+    backwardDecoder(code, ws.gOut, p.wDec, dIn, ws.grads.wDec, ws);
 
     // θ's pseudo-gradient from the entries inside the kernel's window, then ∂L/∂pre = ∂L/∂f·H(pre − θ).
     const gradTheta = ws.buffer("jumprelu.dtheta", dSae).fill(0, 0, dSae);

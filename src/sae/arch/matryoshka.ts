@@ -46,7 +46,7 @@ export const matryoshka: Architecture = {
         for (let e = code.rowPtr[r]!; e < code.rowPtr[r + 1]!; e++) if (code.idx[e]! < widths[l]!) inner.push(code.idx[e]!, code.val[e]!);
         inner.endRow(r);
       }
-      decode(inner, p.wDec, dIn, p.bDec, xhat, ws.path, ws.dense);
+      decode(inner, p.wDec, dIn, p.bDec, xhat, ws);
       nested += reconstructionLoss(ctx, "fvu", xhat, g, variance).fvu;
       for (let r = 0; r < rows; r++) G.set(g.subarray(r * dIn, (r + 1) * dIn), (r * m + l) * dIn);
     }
@@ -65,7 +65,7 @@ export const matryoshka: Architecture = {
         gRow[e] = r * m + level;
       }
     }
-    backwardDecoder(code, G, p.wDec, dIn, ws.grads.wDec, ws.path, ws.dense, gRow);
+    backwardDecoder(code, G, p.wDec, dIn, ws.grads.wDec, ws, gRow);
     return nested;
   }),
   saelens: { ...batchtopk.saelens, alsoReads: ["matryoshka_batchtopk"] },

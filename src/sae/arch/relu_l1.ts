@@ -51,25 +51,21 @@ export const reluL1: Architecture = {
       code.endRow(r);
     }
     const l0 = countFiring(ctx, code);
-    decode(code, p.wDec, dIn, p.bDec, ws.xhat, ws.path, ws.dense);
+    decode(code, p.wDec, dIn, p.bDec, ws.xhat, ws);
     const rec = reconstructionLoss(ctx, "row-sum");
-    backwardDecoder(code, ws.gOut, p.wDec, dIn, ws.grads.wDec, ws.path, ws.dense);
+    backwardDecoder(code, ws.gOut, p.wDec, dIn, ws.grads.wDec, ws);
 
     // The penalty: λ/B·Σ f_j‖W_dec[j]‖. Its ∂/∂f_j joins ∂L/∂z (every entry has pre > 0, so ReLU passes it);
     // its ∂/∂W_dec[j] is (λ/B)·(Σ_rows f_j)·W_dec[j]/‖W_dec[j]‖.
     const norms = decoderNorms(p, ws.buffer("decoder.norms", dSae));
     const activationSum = ws.buffer("relu-l1.sum", dSae).fill(0, 0, dSae);
     let penalty = 0;
-    code.buildLatentIndex();
-    for (let j = 0; j < dSae; j++) {
-      const add = (lambda * norms[j]!) / rows;
-      for (let q = code.colPtr[j]!; q < code.colPtr[j + 1]!; q++) {
-        const e = code.byLatent[q]!;
-        code.grad[e] += add;
-        activationSum[j] += code.val[e]!;
-      }
-      penalty += activationSum[j]! * norms[j]!;
-    }
+    const add = (j: number) => (lambda * norms[j]!) / rows;
+    code.forEachByLatent((j, e) => {
+      code.grad[e] += add(j);
+      activationSum[j] += code.val[e]!;
+    });
+    for (let j = 0; j < dSae; j++) penalty += activationSum[j]! * norms[j]!;
     const gradWDec = ws.grads.wDec;
     for (let j = 0; j < dSae; j++) {
       if (activationSum[j] === 0 || !(norms[j]! > 0)) continue;

@@ -38,9 +38,9 @@ export const seedReport: Architecture = {
     encoderForward(ctx, false, true);
     const code = rowTopK(ctx, cfg.k, false);
     const l0 = countFiring(ctx, code, true);
-    decode(code, p.wDec, p.dIn, p.bDec, ws.xhat, ws.path, ws.dense);
+    decode(code, p.wDec, p.dIn, p.bDec, ws.xhat, ws);
     const rec = reconstructionLoss(ctx, "mean");
-    backwardDecoder(code, ws.gOut, p.wDec, p.dIn, ws.grads.wDec, ws.path, ws.dense);
+    backwardDecoder(code, ws.gOut, p.wDec, p.dIn, ws.grads.wDec, ws);
     encoderBackward(ctx, [code], false, true);
     return { loss: rec.loss, fvu: rec.fvu, mse: rec.mse, auxLoss: 0, sparsityLoss: 0, l0 };
   },

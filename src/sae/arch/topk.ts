@@ -30,10 +30,10 @@ export const topk: Architecture = {
     encoderForward(ctx, true, true);
     const code = rowTopK(ctx, cfg.k, true);
     const l0 = countFiring(ctx, code);
-    decode(code, p.wDec, p.dIn, p.bDec, ws.xhat, ws.path, ws.dense);
+    decode(code, p.wDec, p.dIn, p.bDec, ws.xhat, ws);
     const rec = reconstructionLoss(ctx, "fvu");
     // Every entry is positive, so ReLU passes ∂L/∂z unchanged: grad already holds ∂L/∂pre.
-    backwardDecoder(code, ws.gOut, p.wDec, p.dIn, ws.grads.wDec, ws.path, ws.dense);
+    backwardDecoder(code, ws.gOut, p.wDec, p.dIn, ws.grads.wDec, ws);
     const auxLoss = auxK(ctx);
     encoderBackward(ctx, [code, ws.aux], true, true);
     return { loss: rec.fvu + cfg.auxCoefficient * auxLoss, fvu: rec.fvu, mse: rec.mse, auxLoss, sparsityLoss: 0, l0 };

@@ -1,0 +1,311 @@
+/**
+ * The sparse products of ./latent_code.ts in WebAssembly SIMD (f32x4), emitted with the project's emitter
+ * (../tensor/wasm/emitter.ts), on the calling thread:
+ *
+ *   decode_rows(rows, rowPtr, idx, val, W, bias, out, d)
+ *       out[r] = bias (or 0) + Σ_{e in row r, val_e ≠ 0} val_e·W[idx_e]
+ *   latent_dot_axpy(n, colPtr, byLatent, gRow, val, grad, G, W, gradW, d)
+ *       for each latent j, its entries e in row order: grad_e = G[gRow_e]·W[j]; gradW[j] += val_e·G[gRow_e]
+ *       (gradW = 0: no accumulation)
+ *   latent_axpy(n, colPtr, byLatent, rowOf, coef, X, acc, d)
+ *       for each latent j, its entries e in row order: acc[j] += coef_e·X[rowOf_e]   (coef_e = 0 skipped)
+ * (addresses in bytes, d in elements). A d-vector is processed four lanes at a time and its last d mod 4 elements
+ * one at a time; a dot product is the four lane sums added (l0 + l1) + (l2 + l3), plus the scalar tail. Every
+ * element's operations and their order depend only on the data, so results are the same on every run.
+ *
+ * Memory: every array a kernel touches must live in the module's memory. WasmArena owns one shared
+ * WebAssembly.Memory and hands out Float32Array/Int32Array views into it (a shared memory grows without
+ * detaching the views already handed out); StepWorkspace allocates its [rows, d_in] buffers and gradients there,
+ * and arrays from elsewhere (the parameters, the codes' index arrays) are copied in per call.
+ */
+import { encodeModule, FunctionBuilder, ValType, type Code } from "../tensor/wasm/emitter.ts";
+import { requireWebAssembly, webAssembly, type WasmMemory } from "../tensor/wasm/wasm_api.ts";
+import { wasmSimdAvailable } from "../tensor/wasm/index.ts";
+
+const PAGE = 65536;
+const MAX_PAGES = 65536;
+const { i32, f32, v128 } = ValType;
+
+/** Instructions the emitter's Code has no method for (raw opcodes). */
+function f32x4ExtractLane(code: Code, lane: number): void {
+  code.bytes.push(0xfd, 0x1f, lane);
+}
+function f32Ne(code: Code): void {
+  code.bytes.push(0x5c);
+}
+function i32LtS(code: Code): void {
+  code.bytes.push(0x48);
+}
+
+/** `for (counter = start; counter < limit; counter += step) body()` over i32 locals (signed compare). */
+function forRange(code: Code, counter: number, start: () => void, limit: number, step: number, body: () => void): void {
+  start();
+  code.localSet(counter);
+  code.localGet(counter).localGet(limit);
+  i32LtS(code);
+  code.if();
+  code.loop();
+  body();
+  code.localGet(counter).i32Const(step).i32Add().localTee(counter).localGet(limit);
+  i32LtS(code);
+  code.brIf(0);
+  code.end();
+  code.end();
+}
+
+/** address = base + index·stride (all i32 locals/values pushed by the callbacks). */
+function rowAddress(code: Code, base: number, index: () => void, strideBytes: number): void {
+  code.localGet(base);
+  index();
+  code.localGet(strideBytes).i32Mul().i32Add();
+}
+
+function emitDecodeRows() {
+  const f = new FunctionBuilder("decode_rows", [i32, i32, i32, i32, i32, i32, i32, i32]);
+  const [rows, rowPtr, idx, val, w, bias, out, d] = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => f.param(i)) as number[] as [number, number, number, number, number, number, number, number];
+  const [r, e, eEnd, o, c, dv, dBytes, wRow] = Array.from({ length: 8 }, () => f.local(i32)) as [number, number, number, number, number, number, number, number];
+  const z = f.local(f32), zs = f.local(v128);
+  const code = f.code;
+  code.localGet(d).i32Const(2).i32Shl().localSet(dBytes);
+  code.localGet(d).i32Const(-4).i32And().i32Const(2).i32Shl().localSet(dv);
+  forRange(code, r, () => code.i32Const(0), rows, 1, () => {
+    rowAddress(code, out, () => code.localGet(r), dBytes);
+    code.localSet(o);
+    // out row = bias, or zeros when bias = 0 (select keeps the loaded value only when bias ≠ 0).
+    forRange(code, c, () => code.i32Const(0), dBytes, 4, () => {
+      code.localGet(o).localGet(c).i32Add();
+      code.localGet(bias).localGet(c).i32Add().f32Load();
+      code.f32Const(0);
+      code.localGet(bias);
+      code.select();
+      code.f32Store();
+    });
+    code.localGet(rowPtr).localGet(r).i32Const(2).i32Shl().i32Add().i32Load().localSet(e);
+    code.localGet(rowPtr).localGet(r).i32Const(2).i32Shl().i32Add().i32Load(4).localSet(eEnd);
+    forRange(code, e, () => code.localGet(e), eEnd, 1, () => {
+      code.localGet(val).localGet(e).i32Const(2).i32Shl().i32Add().f32Load().localTee(z).f32Const(0);
+      f32Ne(code);
+      code.if();
+      code.localGet(z).f32x4Splat().localSet(zs);
+      rowAddress(code, w, () => code.localGet(idx).localGet(e).i32Const(2).i32Shl().i32Add().i32Load(), dBytes);
+      code.localSet(wRow);
+      forRange(code, c, () => code.i32Const(0), dv, 16, () => {
+        code.localGet(o).localGet(c).i32Add();
+        code.localGet(o).localGet(c).i32Add().v128Load();
+        code.localGet(zs).localGet(wRow).localGet(c).i32Add().v128Load().f32x4Mul();
+        code.f32x4Add().v128Store();
+      });
+      forRange(code, c, () => code.localGet(dv), dBytes, 4, () => {
+        code.localGet(o).localGet(c).i32Add();
+        code.localGet(o).localGet(c).i32Add().f32Load();
+        code.localGet(z).localGet(wRow).localGet(c).i32Add().f32Load().f32Mul();
+        code.f32Add().f32Store();
+      });
+      code.end();
+    });
+  });
+  return f.definition();
+}
+
+function emitLatentDotAxpy() {
+  const f = new FunctionBuilder("latent_dot_axpy", [i32, i32, i32, i32, i32, i32, i32, i32, i32, i32]);
+  const [n, colPtr, byLatent, gRow, val, grad, G, w, gradW, d] = Array.from({ length: 10 }, (_, i) => f.param(i)) as [number, number, number, number, number, number, number, number, number, number];
+  const [j, q, qEnd, e, gAddr, wRow, gwRow, c, dv, dBytes] = Array.from({ length: 10 }, () => f.local(i32)) as [number, number, number, number, number, number, number, number, number, number];
+  const z = f.local(f32), tail = f.local(f32), acc = f.local(v128), zs = f.local(v128), gv = f.local(v128), gs = f.local(f32);
+  const code = f.code;
+  code.localGet(d).i32Const(2).i32Shl().localSet(dBytes);
+  code.localGet(d).i32Const(-4).i32And().i32Const(2).i32Shl().localSet(dv);
+  forRange(code, j, () => code.i32Const(0), n, 1, () => {
+    rowAddress(code, w, () => code.localGet(j), dBytes);
+    code.localSet(wRow);
+    rowAddress(code, gradW, () => code.localGet(j), dBytes);
+    code.localSet(gwRow);
+    code.localGet(colPtr).localGet(j).i32Const(2).i32Shl().i32Add().i32Load().localSet(q);
+    code.localGet(colPtr).localGet(j).i32Const(2).i32Shl().i32Add().i32Load(4).localSet(qEnd);
+    forRange(code, q, () => code.localGet(q), qEnd, 1, () => {
+      code.localGet(byLatent).localGet(q).i32Const(2).i32Shl().i32Add().i32Load().localSet(e);
+      rowAddress(code, G, () => code.localGet(gRow).localGet(e).i32Const(2).i32Shl().i32Add().i32Load(), dBytes);
+      code.localSet(gAddr);
+      code.localGet(val).localGet(e).i32Const(2).i32Shl().i32Add().f32Load().localSet(z);
+      code.v128ConstZero().localSet(acc);
+      code.f32Const(0).localSet(tail);
+      // gradW ≠ 0 and z ≠ 0: dot and accumulation in one pass; else the dot alone.
+      code.localGet(gradW).i32Eqz().i32Eqz();
+      code.localGet(z).f32Const(0);
+      f32Ne(code);
+      code.i32And().if();
+      code.localGet(z).f32x4Splat().localSet(zs);
+      forRange(code, c, () => code.i32Const(0), dv, 16, () => {
+        code.localGet(gAddr).localGet(c).i32Add().v128Load().localSet(gv);
+        code.localGet(acc).localGet(gv).localGet(wRow).localGet(c).i32Add().v128Load().f32x4Mul().f32x4Add().localSet(acc);
+        code.localGet(gwRow).localGet(c).i32Add();
+        code.localGet(gwRow).localGet(c).i32Add().v128Load();
+        code.localGet(zs).localGet(gv).f32x4Mul().f32x4Add().v128Store();
+      });
+      forRange(code, c, () => code.localGet(dv), dBytes, 4, () => {
+        code.localGet(gAddr).localGet(c).i32Add().f32Load().localSet(gs);
+        code.localGet(tail).localGet(gs).localGet(wRow).localGet(c).i32Add().f32Load().f32Mul().f32Add().localSet(tail);
+        code.localGet(gwRow).localGet(c).i32Add();
+        code.localGet(gwRow).localGet(c).i32Add().f32Load();
+        code.localGet(z).localGet(gs).f32Mul().f32Add().f32Store();
+      });
+      code.else();
+      forRange(code, c, () => code.i32Const(0), dv, 16, () => {
+        code.localGet(acc).localGet(gAddr).localGet(c).i32Add().v128Load().localGet(wRow).localGet(c).i32Add().v128Load().f32x4Mul().f32x4Add().localSet(acc);
+      });
+      forRange(code, c, () => code.localGet(dv), dBytes, 4, () => {
+        code.localGet(tail).localGet(gAddr).localGet(c).i32Add().f32Load().localGet(wRow).localGet(c).i32Add().f32Load().f32Mul().f32Add().localSet(tail);
+      });
+      code.end();
+      // grad[e] = ((l0 + l1) + (l2 + l3)) + tail
+      code.localGet(grad).localGet(e).i32Const(2).i32Shl().i32Add();
+      code.localGet(acc);
+      f32x4ExtractLane(code, 0);
+      code.localGet(acc);
+      f32x4ExtractLane(code, 1);
+      code.f32Add();
+      code.localGet(acc);
+      f32x4ExtractLane(code, 2);
+      code.localGet(acc);
+      f32x4ExtractLane(code, 3);
+      code.f32Add().f32Add().localGet(tail).f32Add().f32Store();
+    });
+  });
+  return f.definition();
+}
+
+function emitLatentAxpy() {
+  const f = new FunctionBuilder("latent_axpy", [i32, i32, i32, i32, i32, i32, i32, i32]);
+  const [n, colPtr, byLatent, rowOf, coef, X, accBase, d] = Array.from({ length: 8 }, (_, i) => f.param(i)) as [number, number, number, number, number, number, number, number];
+  const [j, q, qEnd, e, xRow, aRow, c, dv, dBytes] = Array.from({ length: 9 }, () => f.local(i32)) as [number, number, number, number, number, number, number, number, number];
+  const s = f.local(f32), ss = f.local(v128);
+  const code = f.code;
+  code.localGet(d).i32Const(2).i32Shl().localSet(dBytes);
+  code.localGet(d).i32Const(-4).i32And().i32Const(2).i32Shl().localSet(dv);
+  forRange(code, j, () => code.i32Const(0), n, 1, () => {
+    rowAddress(code, accBase, () => code.localGet(j), dBytes);
+    code.localSet(aRow);
+    code.localGet(colPtr).localGet(j).i32Const(2).i32Shl().i32Add().i32Load().localSet(q);
+    code.localGet(colPtr).localGet(j).i32Const(2).i32Shl().i32Add().i32Load(4).localSet(qEnd);
+    forRange(code, q, () => code.localGet(q), qEnd, 1, () => {
+      code.localGet(byLatent).localGet(q).i32Const(2).i32Shl().i32Add().i32Load().localSet(e);
+      code.localGet(coef).localGet(e).i32Const(2).i32Shl().i32Add().f32Load().localTee(s).f32Const(0);
+      f32Ne(code);
+      code.if();
+      code.localGet(s).f32x4Splat().localSet(ss);
+      rowAddress(code, X, () => code.localGet(rowOf).localGet(e).i32Const(2).i32Shl().i32Add().i32Load(), dBytes);
+      code.localSet(xRow);
+      forRange(code, c, () => code.i32Const(0), dv, 16, () => {
+        code.localGet(aRow).localGet(c).i32Add();
+        code.localGet(aRow).localGet(c).i32Add().v128Load();
+        code.localGet(ss).localGet(xRow).localGet(c).i32Add().v128Load().f32x4Mul();
+        code.f32x4Add().v128Store();
+      });
+      forRange(code, c, () => code.localGet(dv), dBytes, 4, () => {
+        code.localGet(aRow).localGet(c).i32Add();
+        code.localGet(aRow).localGet(c).i32Add().f32Load();
+        code.localGet(s).localGet(xRow).localGet(c).i32Add().f32Load().f32Mul();
+        code.f32Add().f32Store();
+      });
+      code.end();
+    });
+  });
+  return f.definition();
+}
+
+type Kernel = (...args: number[]) => void;
+
+interface Kernels {
+  decodeRows: Kernel;
+  latentDotAxpy: Kernel;
+  latentAxpy: Kernel;
+}
+
+let compiled: { module: object } | null = null;
+
+function sharedMemoryAvailable(): boolean {
+  try {
+    return typeof SharedArrayBuffer === "function" && webAssembly !== undefined
+      && new (requireWebAssembly().Memory)({ initial: 1, maximum: 1, shared: true }).buffer instanceof SharedArrayBuffer;
+  } catch {
+    return false;
+  }
+}
+
+let available: boolean | null = null;
+
+/** Whether the WebAssembly sparse kernels can run here (SIMD and shared memories). */
+export function sparseWasmAvailable(): boolean {
+  available ??= wasmSimdAvailable() && sharedMemoryAvailable();
+  return available;
+}
+
+/**
+ * A region of one shared WebAssembly memory with the kernels instantiated on it. Allocation only grows (bump
+ * allocation, 64-byte aligned); views handed out stay valid as the memory grows.
+ */
+export class WasmArena {
+  private readonly memory: WasmMemory;
+  private readonly kernels: Kernels;
+  private top = 64;
+  /** Every SharedArrayBuffer object the memory has had (one per growth): views over any of them are ours. */
+  private readonly buffers = new Set<ArrayBufferLike>();
+  private scratch = { offset: 0, bytes: 0 };
+
+  constructor() {
+    const wasm = requireWebAssembly();
+    this.memory = new wasm.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
+    compiled ??= { module: new wasm.Module(encodeModule([emitDecodeRows(), emitLatentDotAxpy(), emitLatentAxpy()], { initialPages: 1, maximumPages: MAX_PAGES, shared: true })) };
+    const exports = new wasm.Instance(compiled.module, { env: { memory: this.memory } }).exports;
+    this.kernels = { decodeRows: exports.decode_rows as Kernel, latentDotAxpy: exports.latent_dot_axpy as Kernel, latentAxpy: exports.latent_axpy as Kernel };
+    this.buffers.add(this.memory.buffer);
+  }
+
+  private reserve(bytes: number): number {
+    const offset = this.top;
+    this.top = Math.ceil((offset + bytes) / 64) * 64;
+    const have = this.memory.buffer.byteLength;
+    if (this.top > have) {
+      if (this.top > MAX_PAGES * PAGE) throw new RangeError(`SAE step buffers need ${(this.top / 2 ** 30).toFixed(2)} GiB, over WebAssembly's 4 GiB: use a smaller batch`);
+      this.memory.grow(Math.ceil((this.top - have) / PAGE));
+      this.buffers.add(this.memory.buffer);
+    }
+    return offset;
+  }
+
+  floats(length: number): Float32Array {
+    const offset = this.reserve(4 * length); // first: it may grow the memory, which replaces memory.buffer
+    return new Float32Array(this.memory.buffer, offset, length);
+  }
+
+  /** Whether `a` is a view into this arena's memory (then its byteOffset is its address). */
+  owns(a: Float32Array | Int32Array): boolean {
+    return this.buffers.has(a.buffer);
+  }
+
+  /**
+   * Per-call scratch: copies of `arrays` (any typed arrays of 4-byte elements) placed one after another;
+   * returns their addresses. The region is reused by the next call.
+   */
+  stage(arrays: (Float32Array | Int32Array)[]): number[] {
+    const bytes = arrays.reduce((s, a) => s + Math.ceil((4 * a.length) / 64) * 64, 0);
+    if (bytes > this.scratch.bytes) this.scratch = { offset: this.reserve(Math.max(bytes, 2 * this.scratch.bytes)), bytes: Math.max(bytes, 2 * this.scratch.bytes) };
+    const heap = new Int32Array(this.memory.buffer);
+    let at = this.scratch.offset;
+    return arrays.map((a) => {
+      heap.set(new Int32Array(a.buffer, a.byteOffset, a.length), at / 4);
+      const address = at;
+      at += Math.ceil((4 * a.length) / 64) * 64;
+      return address;
+    });
+  }
+
+  /** Read `length` floats at `address` into `out`. */
+  readFloats(address: number, out: Float32Array): void {
+    out.set(new Float32Array(this.memory.buffer, address, out.length));
+  }
+
+  get run(): Kernels {
+    return this.kernels;
+  }
+}
