@@ -181,15 +181,19 @@ export function encoderForward(ctx: StepContext, subtractDecoderBias: boolean, w
   }
 }
 
-/** Sum of squared deviations from the column means of a [rows, d] matrix (the FVU denominator). */
+/** Sum of squared deviations from the column means of a [rows, d] matrix (the FVU denominator); two row-major passes. */
 export function totalVariance(x: Float32Array, rows: number, d: number): number {
+  const mean = new Float64Array(d);
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    for (let j = 0; j < d; j++) mean[j] += x[o + j]!;
+  }
+  for (let j = 0; j < d; j++) mean[j] /= rows;
   let total = 0;
-  for (let j = 0; j < d; j++) {
-    let mean = 0;
-    for (let r = 0; r < rows; r++) mean += x[r * d + j]!;
-    mean /= rows;
-    for (let r = 0; r < rows; r++) {
-      const c = x[r * d + j]! - mean;
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    for (let j = 0; j < d; j++) {
+      const c = x[o + j]! - mean[j]!;
       total += c * c;
     }
   }
@@ -214,18 +218,24 @@ export interface Reconstruction {
  */
 export function reconstructionLoss(ctx: StepContext, kind: ReconstructionLoss, xhat = ctx.ws.xhat, g = ctx.ws.gOut, variance = totalVariance(ctx.x, ctx.rows, ctx.p.dIn)): Reconstruction {
   const { x, rows, p, ws } = ctx;
-  const n = rows * p.dIn;
+  const d = p.dIn, n = rows * d;
+  const gb = ws.grads.bDec;
+  const scaleFvu = variance > 0 ? 2 / variance : 0;
+  const scale = kind === "fvu" ? scaleFvu : kind === "row-sum" ? 2 / rows : 2 / n;
+  // One pass: the squared error, ∂L/∂x̂ = scale·(x̂ − x), and its column sums into ∂b_dec.
   let sse = 0;
-  for (let i = 0; i < n; i++) {
-    const d = xhat[i]! - x[i]!;
-    sse += d * d;
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    for (let c = 0; c < d; c++) {
+      const diff = xhat[o + c]! - x[o + c]!;
+      sse += diff * diff;
+      const gv = Math.fround(scale * diff);
+      g[o + c] = gv;
+      gb[c] += gv;
+    }
   }
   const fvu = variance > 0 ? sse / variance : 0;
   const mse = sse / n;
-  const scale = kind === "fvu" ? (variance > 0 ? 2 / variance : 0) : kind === "row-sum" ? 2 / rows : 2 / n;
-  for (let i = 0; i < n; i++) g[i] = scale * (xhat[i]! - x[i]!);
-  const gb = ws.grads.bDec, d = p.dIn;
-  for (let r = 0; r < rows; r++) for (let c = 0; c < d; c++) gb[c] += g[r * d + c]!;
   const loss = kind === "fvu" ? fvu : kind === "row-sum" ? sse / rows : mse;
   return { loss, fvu, mse };
 }
