@@ -54,7 +54,9 @@ class NotTieFree(Exception):
     pass
 
 
-def near(values, boundary, what):
+def near(values, boundary, what, check=True):
+    if not check:
+        return
     gap = float((values.double() - boundary).abs().min()) if values.numel() else math.inf
     if gap < MARGIN:
         raise NotTieFree(f"{what}: {gap:.2e}")
@@ -111,28 +113,32 @@ class Step(torch.autograd.Function):
         return None, threshold_grad
 
 
-def aux_k(P, pre, x, x_hat, dead):
+def aux_k(P, pre, x, x_hat, dead, k_aux=K_AUX, check=True):
     """Gao et al.'s AuxK, normalised by the residual's variance (as the topk recipe)."""
-    k_aux = min(K_AUX, int(dead.sum()))
+    k_aux = min(k_aux, int(dead.sum()))
+    if k_aux == 0:
+        return torch.zeros(())
     e = (x - x_hat).detach()
     vals, idx = torch.topk(pre.masked_fill(~dead, float("-inf")), k_aux, dim=1)
-    near(pre.detach()[:, dead], 0.0, "aux kink")
-    s = torch.sort(pre.detach()[:, dead].double(), dim=1, descending=True).values
-    if float((s[:, k_aux - 1] - s[:, k_aux]).min()) < MARGIN:
-        raise NotTieFree("aux cut")
+    if check:
+        near(pre.detach()[:, dead], 0.0, "aux kink")
+        s = torch.sort(pre.detach()[:, dead].double(), dim=1, descending=True).values
+        if float((s[:, k_aux - 1] - s[:, k_aux]).min()) < MARGIN:
+            raise NotTieFree("aux cut")
     e_hat = torch.zeros_like(pre).scatter(1, idx, torch.relu(vals)) @ P["W_dec"]
     return ((e - e_hat) ** 2).sum() / ((e - e.mean(0)) ** 2).sum()
 
 
-def batch_topk_forward(P, x, widths, dead, state):
+def batch_topk_forward(P, x, widths, dead, state, k=K, k_aux=K_AUX, check=True):
     pre = (x - P["b_dec"]) @ P["W_enc"] + P["b_enc"]
     a = torch.relu(pre)
     flat = a.flatten()
-    m = K * BATCH
-    s = torch.sort(flat.detach().double(), descending=True).values
-    if float(s[m - 1] - s[m]) < MARGIN or float(s[m - 1]) < MARGIN:
-        raise NotTieFree("batch top-k cut")
-    near(pre.detach(), 0.0, "relu kink")
+    m = k * x.shape[0]
+    if check:
+        s = torch.sort(flat.detach().double(), descending=True).values
+        if float(s[m - 1] - s[m]) < MARGIN or float(s[m - 1]) < MARGIN:
+            raise NotTieFree("batch top-k cut")
+    near(pre.detach(), 0.0, "relu kink", check)
     vals, idx = torch.topk(flat, m)
     z = torch.zeros_like(flat).scatter(0, idx, vals).reshape(a.shape)
     x_hat = z @ P["W_dec"] + P["b_dec"]
@@ -140,52 +146,52 @@ def batch_topk_forward(P, x, widths, dead, state):
     nested = torch.zeros(())
     for w in widths[:-1]:
         nested = nested + fvu(z[:, :w] @ P["W_dec"][:w] + P["b_dec"], x)
-    aux = aux_k(P, pre, x, x_hat, dead)
+    aux = aux_k(P, pre, x, x_hat, dead, k_aux, check)
     smallest = float(vals.detach().min())
     state["threshold"] = smallest if state["threshold"] < 0 else 0.99 * state["threshold"] + 0.01 * smallest
     total = main + nested + AUX_COEF * aux
-    return total, {"rec": main, "fvu": main, "aux": aux, "nested": nested, "sparsity": torch.zeros(())}
+    return total, {"rec": main, "fvu": main, "aux": aux, "nested": nested, "sparsity": torch.zeros(()), "acts": z.detach()}
 
 
-def relu_l1_forward(P, x, lam):
+def relu_l1_forward(P, x, lam, check=True):
     pre = (x - P["b_dec"]) @ P["W_enc"] + P["b_enc"]
-    near(pre.detach(), 0.0, "relu kink")
+    near(pre.detach(), 0.0, "relu kink", check)
     f = torch.relu(pre)
     x_hat = f @ P["W_dec"] + P["b_dec"]
     rec = ((x_hat - x) ** 2).sum(-1).mean()
     sparsity = (f * P["W_dec"].norm(dim=1)).sum(-1).mean()
-    return rec + lam * sparsity, {"rec": rec, "fvu": fvu(x_hat, x), "sparsity": sparsity, "aux": torch.zeros(())}
+    return rec + lam * sparsity, {"rec": rec, "fvu": fvu(x_hat, x), "sparsity": sparsity, "aux": torch.zeros(()), "acts": f.detach()}
 
 
-def jumprelu_forward(P, x, lam):
+def jumprelu_forward(P, x, lam, check=True):
     pre = (x - P["b_dec"]) @ P["W_enc"] + P["b_enc"]
     theta = torch.exp(P["log_threshold"])
     d = pre.detach() - theta.detach()
-    near(d, 0.0, "threshold")
-    near(d, BANDWIDTH / 2, "window top")
-    near(d, -BANDWIDTH / 2, "window bottom")
-    if int((d.abs() < BANDWIDTH / 2).sum()) < 4:
+    near(d, 0.0, "threshold", check)
+    near(d, BANDWIDTH / 2, "window top", check)
+    near(d, -BANDWIDTH / 2, "window bottom", check)
+    if check and int((d.abs() < BANDWIDTH / 2).sum()) < 4:
         raise NotTieFree("too few entries in the rectangle window")
     f = JumpReLU.apply(pre, theta)
     x_hat = f @ P["W_dec"] + P["b_dec"]
     rec = ((x_hat - x) ** 2).sum(-1).mean()
     l0 = Step.apply(pre, theta).sum(-1).mean()
-    return rec + lam * l0, {"rec": rec, "fvu": fvu(x_hat, x), "sparsity": l0, "aux": torch.zeros(())}
+    return rec + lam * l0, {"rec": rec, "fvu": fvu(x_hat, x), "sparsity": l0, "aux": torch.zeros(()), "acts": f.detach()}
 
 
-def gated_forward(P, x, lam):
+def gated_forward(P, x, lam, check=True):
     h = (x - P["b_dec"]) @ P["W_enc"]
     pi_gate = h + P["b_enc"]
     pi_mag = torch.exp(P["r_mag"]) * h + P["b_mag"]
-    near(pi_gate.detach(), 0.0, "gate")
-    near(pi_mag.detach(), 0.0, "magnitude kink")
+    near(pi_gate.detach(), 0.0, "gate", check)
+    near(pi_mag.detach(), 0.0, "magnitude kink", check)
     f = (pi_gate > 0).to(h) * torch.relu(pi_mag)
     x_hat = f @ P["W_dec"] + P["b_dec"]
     rec = ((x_hat - x) ** 2).sum(-1).mean()
     gate = torch.relu(pi_gate)
     sparsity = (gate * P["W_dec"].norm(dim=1)).sum(-1).mean()
     aux = ((x - (gate @ P["W_dec"].detach() + P["b_dec"].detach())) ** 2).sum(-1).mean()
-    return rec + lam * sparsity + aux, {"rec": rec, "fvu": fvu(x_hat, x), "sparsity": sparsity, "aux": aux}
+    return rec + lam * sparsity + aux, {"rec": rec, "fvu": fvu(x_hat, x), "sparsity": sparsity, "aux": aux, "acts": f.detach()}
 
 
 RECIPES = {
@@ -243,14 +249,15 @@ def run(recipe, seed):
         t[p + "x"] = x
         t[p + "loss.total"] = loss.detach().reshape(1)
         for key, v in parts.items():
-            t[p + "loss." + key] = v.detach().reshape(1)
+            if key != "acts":
+                t[p + "loss." + key] = v.detach().reshape(1)
         for n in names:
             t[p + "grad." + n] = grads[n]
             t[p + "after." + n] = P[n].detach().clone()
         if recipe in ("batchtopk", "matryoshka-batchtopk"):
             t[p + "threshold"] = torch.tensor([state["threshold"]], dtype=torch.float64)
         scalars[f"step{s}_loss"] = float(loss)
-        scalars[f"step{s}_parts"] = {key: float(v) for key, v in parts.items()}
+        scalars[f"step{s}_parts"] = {key: float(v) for key, v in parts.items() if key != "acts"}
     return t, scalars, {"lambda": spec["lam"], "eps": spec["eps"], "grad_clip": spec["clip"], "unit_norm_decoder": spec["unit"]}
 
 
