@@ -9,7 +9,6 @@ import { createHash } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Rng } from "../src/tensor/rng.ts";
 import { setThreads, getThreads, workerThreadCount } from "../src/tensor/wasm/index.ts";
 import { defaultTrainConfig, RECIPES, type Recipe } from "../src/sae/config.ts";
 import { trainSAE, memoryCheckpointStore } from "../src/sae/trainer.ts";
@@ -17,27 +16,11 @@ import { fileCheckpointStore } from "../src/sae/checkpoint.ts";
 import { namedTensors } from "../src/sae/params.ts";
 import { encode, decode, type SAE } from "../src/sae/sae.ts";
 import { arrayRows } from "../src/data/rows.ts";
+import { sparseDictionaryRows } from "./helpers/synthetic.ts";
 
-/** Sparse non-negative combinations of a hidden unit-norm dictionary (Zipf-like atom frequencies) plus noise. */
-function syntheticData(rows: number, dIn: number, atoms: number, active: number, seed: number): Float32Array {
-  const rng = Rng.stream(seed, "arch-train");
-  const dict = rng.fillNormal(new Float32Array(atoms * dIn)) as Float32Array;
-  for (let a = 0; a < atoms; a++) {
-    let s = 0;
-    for (let j = 0; j < dIn; j++) s += dict[a * dIn + j]! ** 2;
-    for (let j = 0; j < dIn; j++) dict[a * dIn + j] /= Math.sqrt(s);
-  }
-  const x = new Float32Array(rows * dIn);
-  for (let r = 0; r < rows; r++) {
-    for (let t = 0; t < active; t++) {
-      const a = Math.min(atoms - 1, Math.floor(atoms * rng.uniform() ** 2));
-      const c = 0.5 + 2 * rng.uniform();
-      for (let j = 0; j < dIn; j++) x[r * dIn + j] += c * dict[a * dIn + j]!;
-    }
-    for (let j = 0; j < dIn; j++) x[r * dIn + j] += 0.05 * rng.normal();
-  }
-  return x;
-}
+/** Zipf-like atom frequencies plus a little noise. */
+const syntheticData = (rows: number, dIn: number, atoms: number, active: number, seed: number) =>
+  sparseDictionaryRows(rows, dIn, atoms, active, seed, { stream: "arch-train", skewed: true, noise: 0.05 });
 
 function hashSAE(sae: SAE): string {
   const h = createHash("sha256");

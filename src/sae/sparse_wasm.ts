@@ -60,14 +60,63 @@ function rowAddress(code: Code, base: number, index: () => void, strideBytes: nu
   code.localGet(strideBytes).i32Mul().i32Add();
 }
 
+/**
+ * `if (s ≠ 0) dst[0..d) += s·src[0..d)` where s is the f32 at `loadScalar`: four lanes at a time over the first
+ * d − d mod 4 elements (byte offsets 0..dv), then one at a time (dv..dBytes). `srcRow` is computed once s ≠ 0.
+ */
+function emitScaledAdd(code: Code, locals: { s: number; ss: number; c: number; dv: number; dBytes: number; dst: number; src: number }, loadScalar: () => void, srcRow: () => void): void {
+  const { s, ss, c, dv, dBytes, dst, src } = locals;
+  loadScalar();
+  code.localTee(s).f32Const(0);
+  f32Ne(code);
+  code.if();
+  code.localGet(s).f32x4Splat().localSet(ss);
+  srcRow();
+  code.localSet(src);
+  forRange(code, c, () => code.i32Const(0), dv, 16, () => {
+    code.localGet(dst).localGet(c).i32Add();
+    code.localGet(dst).localGet(c).i32Add().v128Load();
+    code.localGet(ss).localGet(src).localGet(c).i32Add().v128Load().f32x4Mul();
+    code.f32x4Add().v128Store();
+  });
+  forRange(code, c, () => code.localGet(dv), dBytes, 4, () => {
+    code.localGet(dst).localGet(c).i32Add();
+    code.localGet(dst).localGet(c).i32Add().f32Load();
+    code.localGet(s).localGet(src).localGet(c).i32Add().f32Load().f32Mul();
+    code.f32Add().f32Store();
+  });
+  code.end();
+}
+
+/** dBytes = 4·d and dv = 4·(d − d mod 4): the row length in bytes and its four-lane part. */
+function emitWidths(code: Code, d: number, dBytes: number, dv: number): void {
+  code.localGet(d).i32Const(2).i32Shl().localSet(dBytes);
+  code.localGet(d).i32Const(-4).i32And().i32Const(2).i32Shl().localSet(dv);
+}
+
+/**
+ * `for j in [0, n): perLatent(); for q in [colPtr[j], colPtr[j+1]): e = byLatent[q]; perEntry()` — the latent-major
+ * traversal both gradient kernels share.
+ */
+function emitByLatent(code: Code, l: { n: number; colPtr: number; byLatent: number; j: number; q: number; qEnd: number; e: number }, perLatent: () => void, perEntry: () => void): void {
+  forRange(code, l.j, () => code.i32Const(0), l.n, 1, () => {
+    perLatent();
+    code.localGet(l.colPtr).localGet(l.j).i32Const(2).i32Shl().i32Add().i32Load().localSet(l.q);
+    code.localGet(l.colPtr).localGet(l.j).i32Const(2).i32Shl().i32Add().i32Load(4).localSet(l.qEnd);
+    forRange(code, l.q, () => code.localGet(l.q), l.qEnd, 1, () => {
+      code.localGet(l.byLatent).localGet(l.q).i32Const(2).i32Shl().i32Add().i32Load().localSet(l.e);
+      perEntry();
+    });
+  });
+}
+
 function emitDecodeRows() {
   const f = new FunctionBuilder("decode_rows", [i32, i32, i32, i32, i32, i32, i32, i32]);
   const [rows, rowPtr, idx, val, w, bias, out, d] = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => f.param(i)) as number[] as [number, number, number, number, number, number, number, number];
   const [r, e, eEnd, o, c, dv, dBytes, wRow] = Array.from({ length: 8 }, () => f.local(i32)) as [number, number, number, number, number, number, number, number];
   const z = f.local(f32), zs = f.local(v128);
   const code = f.code;
-  code.localGet(d).i32Const(2).i32Shl().localSet(dBytes);
-  code.localGet(d).i32Const(-4).i32And().i32Const(2).i32Shl().localSet(dv);
+  emitWidths(code, d, dBytes, dv);
   forRange(code, r, () => code.i32Const(0), rows, 1, () => {
     rowAddress(code, out, () => code.localGet(r), dBytes);
     code.localSet(o);
@@ -83,25 +132,9 @@ function emitDecodeRows() {
     code.localGet(rowPtr).localGet(r).i32Const(2).i32Shl().i32Add().i32Load().localSet(e);
     code.localGet(rowPtr).localGet(r).i32Const(2).i32Shl().i32Add().i32Load(4).localSet(eEnd);
     forRange(code, e, () => code.localGet(e), eEnd, 1, () => {
-      code.localGet(val).localGet(e).i32Const(2).i32Shl().i32Add().f32Load().localTee(z).f32Const(0);
-      f32Ne(code);
-      code.if();
-      code.localGet(z).f32x4Splat().localSet(zs);
-      rowAddress(code, w, () => code.localGet(idx).localGet(e).i32Const(2).i32Shl().i32Add().i32Load(), dBytes);
-      code.localSet(wRow);
-      forRange(code, c, () => code.i32Const(0), dv, 16, () => {
-        code.localGet(o).localGet(c).i32Add();
-        code.localGet(o).localGet(c).i32Add().v128Load();
-        code.localGet(zs).localGet(wRow).localGet(c).i32Add().v128Load().f32x4Mul();
-        code.f32x4Add().v128Store();
-      });
-      forRange(code, c, () => code.localGet(dv), dBytes, 4, () => {
-        code.localGet(o).localGet(c).i32Add();
-        code.localGet(o).localGet(c).i32Add().f32Load();
-        code.localGet(z).localGet(wRow).localGet(c).i32Add().f32Load().f32Mul();
-        code.f32Add().f32Store();
-      });
-      code.end();
+      emitScaledAdd(code, { s: z, ss: zs, c, dv, dBytes, dst: o, src: wRow },
+        () => code.localGet(val).localGet(e).i32Const(2).i32Shl().i32Add().f32Load(),
+        () => rowAddress(code, w, () => code.localGet(idx).localGet(e).i32Const(2).i32Shl().i32Add().i32Load(), dBytes));
     });
   });
   return f.definition();
@@ -113,63 +146,58 @@ function emitLatentDotAxpy() {
   const [j, q, qEnd, e, gAddr, wRow, gwRow, c, dv, dBytes] = Array.from({ length: 10 }, () => f.local(i32)) as [number, number, number, number, number, number, number, number, number, number];
   const z = f.local(f32), tail = f.local(f32), acc = f.local(v128), zs = f.local(v128), gv = f.local(v128), gs = f.local(f32);
   const code = f.code;
-  code.localGet(d).i32Const(2).i32Shl().localSet(dBytes);
-  code.localGet(d).i32Const(-4).i32And().i32Const(2).i32Shl().localSet(dv);
-  forRange(code, j, () => code.i32Const(0), n, 1, () => {
+  emitWidths(code, d, dBytes, dv);
+  emitByLatent(code, { n, colPtr, byLatent, j, q, qEnd, e }, () => {
     rowAddress(code, w, () => code.localGet(j), dBytes);
     code.localSet(wRow);
     rowAddress(code, gradW, () => code.localGet(j), dBytes);
     code.localSet(gwRow);
-    code.localGet(colPtr).localGet(j).i32Const(2).i32Shl().i32Add().i32Load().localSet(q);
-    code.localGet(colPtr).localGet(j).i32Const(2).i32Shl().i32Add().i32Load(4).localSet(qEnd);
-    forRange(code, q, () => code.localGet(q), qEnd, 1, () => {
-      code.localGet(byLatent).localGet(q).i32Const(2).i32Shl().i32Add().i32Load().localSet(e);
-      rowAddress(code, G, () => code.localGet(gRow).localGet(e).i32Const(2).i32Shl().i32Add().i32Load(), dBytes);
-      code.localSet(gAddr);
-      code.localGet(val).localGet(e).i32Const(2).i32Shl().i32Add().f32Load().localSet(z);
-      code.v128ConstZero().localSet(acc);
-      code.f32Const(0).localSet(tail);
-      // gradW ≠ 0 and z ≠ 0: dot and accumulation in one pass; else the dot alone.
-      code.localGet(gradW).i32Eqz().i32Eqz();
-      code.localGet(z).f32Const(0);
-      f32Ne(code);
-      code.i32And().if();
-      code.localGet(z).f32x4Splat().localSet(zs);
-      forRange(code, c, () => code.i32Const(0), dv, 16, () => {
-        code.localGet(gAddr).localGet(c).i32Add().v128Load().localSet(gv);
-        code.localGet(acc).localGet(gv).localGet(wRow).localGet(c).i32Add().v128Load().f32x4Mul().f32x4Add().localSet(acc);
-        code.localGet(gwRow).localGet(c).i32Add();
-        code.localGet(gwRow).localGet(c).i32Add().v128Load();
-        code.localGet(zs).localGet(gv).f32x4Mul().f32x4Add().v128Store();
-      });
-      forRange(code, c, () => code.localGet(dv), dBytes, 4, () => {
-        code.localGet(gAddr).localGet(c).i32Add().f32Load().localSet(gs);
-        code.localGet(tail).localGet(gs).localGet(wRow).localGet(c).i32Add().f32Load().f32Mul().f32Add().localSet(tail);
-        code.localGet(gwRow).localGet(c).i32Add();
-        code.localGet(gwRow).localGet(c).i32Add().f32Load();
-        code.localGet(z).localGet(gs).f32Mul().f32Add().f32Store();
-      });
-      code.else();
-      forRange(code, c, () => code.i32Const(0), dv, 16, () => {
-        code.localGet(acc).localGet(gAddr).localGet(c).i32Add().v128Load().localGet(wRow).localGet(c).i32Add().v128Load().f32x4Mul().f32x4Add().localSet(acc);
-      });
-      forRange(code, c, () => code.localGet(dv), dBytes, 4, () => {
-        code.localGet(tail).localGet(gAddr).localGet(c).i32Add().f32Load().localGet(wRow).localGet(c).i32Add().f32Load().f32Mul().f32Add().localSet(tail);
-      });
-      code.end();
-      // grad[e] = ((l0 + l1) + (l2 + l3)) + tail
-      code.localGet(grad).localGet(e).i32Const(2).i32Shl().i32Add();
-      code.localGet(acc);
-      f32x4ExtractLane(code, 0);
-      code.localGet(acc);
-      f32x4ExtractLane(code, 1);
-      code.f32Add();
-      code.localGet(acc);
-      f32x4ExtractLane(code, 2);
-      code.localGet(acc);
-      f32x4ExtractLane(code, 3);
-      code.f32Add().f32Add().localGet(tail).f32Add().f32Store();
+  }, () => {
+    rowAddress(code, G, () => code.localGet(gRow).localGet(e).i32Const(2).i32Shl().i32Add().i32Load(), dBytes);
+    code.localSet(gAddr);
+    code.localGet(val).localGet(e).i32Const(2).i32Shl().i32Add().f32Load().localSet(z);
+    code.v128ConstZero().localSet(acc);
+    code.f32Const(0).localSet(tail);
+    // gradW ≠ 0 and z ≠ 0: dot and accumulation in one pass; else the dot alone.
+    code.localGet(gradW).i32Eqz().i32Eqz();
+    code.localGet(z).f32Const(0);
+    f32Ne(code);
+    code.i32And().if();
+    code.localGet(z).f32x4Splat().localSet(zs);
+    forRange(code, c, () => code.i32Const(0), dv, 16, () => {
+      code.localGet(gAddr).localGet(c).i32Add().v128Load().localSet(gv);
+      code.localGet(acc).localGet(gv).localGet(wRow).localGet(c).i32Add().v128Load().f32x4Mul().f32x4Add().localSet(acc);
+      code.localGet(gwRow).localGet(c).i32Add();
+      code.localGet(gwRow).localGet(c).i32Add().v128Load();
+      code.localGet(zs).localGet(gv).f32x4Mul().f32x4Add().v128Store();
     });
+    forRange(code, c, () => code.localGet(dv), dBytes, 4, () => {
+      code.localGet(gAddr).localGet(c).i32Add().f32Load().localSet(gs);
+      code.localGet(tail).localGet(gs).localGet(wRow).localGet(c).i32Add().f32Load().f32Mul().f32Add().localSet(tail);
+      code.localGet(gwRow).localGet(c).i32Add();
+      code.localGet(gwRow).localGet(c).i32Add().f32Load();
+      code.localGet(z).localGet(gs).f32Mul().f32Add().f32Store();
+    });
+    code.else();
+    forRange(code, c, () => code.i32Const(0), dv, 16, () => {
+      code.localGet(acc).localGet(gAddr).localGet(c).i32Add().v128Load().localGet(wRow).localGet(c).i32Add().v128Load().f32x4Mul().f32x4Add().localSet(acc);
+    });
+    forRange(code, c, () => code.localGet(dv), dBytes, 4, () => {
+      code.localGet(tail).localGet(gAddr).localGet(c).i32Add().f32Load().localGet(wRow).localGet(c).i32Add().f32Load().f32Mul().f32Add().localSet(tail);
+    });
+    code.end();
+    // grad[e] = ((l0 + l1) + (l2 + l3)) + tail
+    code.localGet(grad).localGet(e).i32Const(2).i32Shl().i32Add();
+    code.localGet(acc);
+    f32x4ExtractLane(code, 0);
+    code.localGet(acc);
+    f32x4ExtractLane(code, 1);
+    code.f32Add();
+    code.localGet(acc);
+    f32x4ExtractLane(code, 2);
+    code.localGet(acc);
+    f32x4ExtractLane(code, 3);
+    code.f32Add().f32Add().localGet(tail).f32Add().f32Store();
   });
   return f.definition();
 }
@@ -180,35 +208,14 @@ function emitLatentAxpy() {
   const [j, q, qEnd, e, xRow, aRow, c, dv, dBytes] = Array.from({ length: 9 }, () => f.local(i32)) as [number, number, number, number, number, number, number, number, number];
   const s = f.local(f32), ss = f.local(v128);
   const code = f.code;
-  code.localGet(d).i32Const(2).i32Shl().localSet(dBytes);
-  code.localGet(d).i32Const(-4).i32And().i32Const(2).i32Shl().localSet(dv);
-  forRange(code, j, () => code.i32Const(0), n, 1, () => {
+  emitWidths(code, d, dBytes, dv);
+  emitByLatent(code, { n, colPtr, byLatent, j, q, qEnd, e }, () => {
     rowAddress(code, accBase, () => code.localGet(j), dBytes);
     code.localSet(aRow);
-    code.localGet(colPtr).localGet(j).i32Const(2).i32Shl().i32Add().i32Load().localSet(q);
-    code.localGet(colPtr).localGet(j).i32Const(2).i32Shl().i32Add().i32Load(4).localSet(qEnd);
-    forRange(code, q, () => code.localGet(q), qEnd, 1, () => {
-      code.localGet(byLatent).localGet(q).i32Const(2).i32Shl().i32Add().i32Load().localSet(e);
-      code.localGet(coef).localGet(e).i32Const(2).i32Shl().i32Add().f32Load().localTee(s).f32Const(0);
-      f32Ne(code);
-      code.if();
-      code.localGet(s).f32x4Splat().localSet(ss);
-      rowAddress(code, X, () => code.localGet(rowOf).localGet(e).i32Const(2).i32Shl().i32Add().i32Load(), dBytes);
-      code.localSet(xRow);
-      forRange(code, c, () => code.i32Const(0), dv, 16, () => {
-        code.localGet(aRow).localGet(c).i32Add();
-        code.localGet(aRow).localGet(c).i32Add().v128Load();
-        code.localGet(ss).localGet(xRow).localGet(c).i32Add().v128Load().f32x4Mul();
-        code.f32x4Add().v128Store();
-      });
-      forRange(code, c, () => code.localGet(dv), dBytes, 4, () => {
-        code.localGet(aRow).localGet(c).i32Add();
-        code.localGet(aRow).localGet(c).i32Add().f32Load();
-        code.localGet(s).localGet(xRow).localGet(c).i32Add().f32Load().f32Mul();
-        code.f32Add().f32Store();
-      });
-      code.end();
-    });
+  }, () => {
+    emitScaledAdd(code, { s, ss, c, dv, dBytes, dst: aRow, src: xRow },
+      () => code.localGet(coef).localGet(e).i32Const(2).i32Shl().i32Add().f32Load(),
+      () => rowAddress(code, X, () => code.localGet(rowOf).localGet(e).i32Const(2).i32Shl().i32Add().i32Load(), dBytes));
   });
   return f.definition();
 }
