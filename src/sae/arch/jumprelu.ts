@@ -4,8 +4,12 @@
  *   pre = W_enc·(x − b_dec) + b_enc,  θ_j = exp(t_j) (a learned log-threshold per latent, initially ln 0.01),
  *   f_j = pre_j·H(pre_j − θ_j),  x̂ = W_dec·f + b_dec,
  *   loss = (1/B)·Σ_rows ‖x̂ − x‖²  +  λ·(1/B)·Σ_rows Σ_j H(pre_j − θ_j)        (an L0 penalty: SAELens "step" mode)
- *   No decoder constraint, decoder rows initialised at norm 0.1, W_enc = W_decᵀ, b_enc = b_dec = 0,
- *   Adam(3e-4, 0.9/0.999, ε 1e-8), inputs scaled to E‖x‖² = d_in; λ starts at 1 and is steered toward L0 = k.
+ *   No decoder constraint, W_enc = W_decᵀ, b_enc = 0, Adam(3e-4, 0.9/0.999, ε 1e-8), inputs scaled to
+ *   E‖x‖² = d_in; λ starts at 1 (SAELens's default) and is steered toward L0 = k (../sparsity_control.ts), the
+ *   controller's steps also applied to every log-threshold (steerSparsity below).
+ *   Init: thresholds θ₀ for every latent, the value at which the initialisation sample's mean L0 is k
+ *   (sparsityInit "target-l0"; "default": SAELens's 0.01). As for relu-l1, decoder rows start at norm 1 (SAELens:
+ *   0.1) and b_dec at the geometric median, for short runs.
  * Backward — straight-through estimators with the rectangle kernel K(u) = [−½ < u < ½] and bandwidth ε = 0.05:
  *   ∂L/∂pre_j = ∂L/∂f_j·H(pre_j − θ_j)                                     (no pseudo-gradient into pre)
  *   ∂L/∂θ_j  = Σ_rows −(θ_j/ε)·K((pre_j − θ_j)/ε)·∂L/∂f_j  −  (λ/B)·Σ_rows (1/ε)·K((pre_j − θ_j)/ε)
