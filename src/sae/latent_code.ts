@@ -213,7 +213,7 @@ export function decode(code: LatentCode, wDec: Float32Array, d: number, bias: Fl
   const arena = dense ? null : arenaFor(ctx, out);
   if (arena) {
     const [rowPtr, idx, val] = arena.stage([code.rowPtr.subarray(0, rows + 1), code.idx.subarray(0, code.nnz), code.val.subarray(0, code.nnz)]);
-    arena.run.decodeRows(rows, rowPtr!, idx!, val!, ctx.inArena(wDec).byteOffset, bias ? ctx.inArena(bias).byteOffset : 0, out.byteOffset, d);
+    arena.run("decode_rows", [rowPtr!, idx!, val!, ctx.inArena(wDec).byteOffset, bias ? ctx.inArena(bias).byteOffset : 0, out.byteOffset, d], rows);
     return;
   }
   if (bias) for (let r = 0; r < rows; r++) out.set(bias, r * d);
@@ -253,7 +253,7 @@ export function backwardDecoder(
     const nnz = code.nnz;
     const [colPtr, byLatent, rowsOf, val, grad] = arena.stage([code.colPtr.subarray(0, code.blocks * n + 1), code.byLatent.subarray(0, nnz), (gRow ?? code.rowOf).subarray(0, nnz), code.val.subarray(0, nnz), code.grad.subarray(0, nnz)]);
     const w = ctx.inArena(wDec).byteOffset, gw = gradWDec ? gradWDec.byteOffset : 0;
-    for (let b = 0; b < code.blocks; b++) arena.run.latentDotAxpy(n, colPtr! + 4 * b * n, byLatent!, rowsOf!, val!, grad!, g.byteOffset, w, gw, d);
+    arena.run("latent_dot_axpy", [code.blocks, n, colPtr!, byLatent!, rowsOf!, val!, grad!, g.byteOffset, w, gw, d], n);
     arena.readFloats(grad!, code.grad.subarray(0, nnz));
     return;
   }
@@ -324,7 +324,7 @@ export function backwardEncoder(
   if (arena) {
     const nnz = code.nnz;
     const [cp, bl, ro, gr] = arena.stage([colPtr.subarray(0, code.blocks * n + 1), byLatent.subarray(0, nnz), rowOf.subarray(0, nnz), grad.subarray(0, nnz)]);
-    for (let b = 0; b < code.blocks; b++) arena.run.latentAxpy(n, cp! + 4 * b * n, bl!, ro!, gr!, input.byteOffset, gradWEnc.byteOffset, d);
+    arena.run("latent_axpy", [code.blocks, n, cp!, bl!, ro!, gr!, input.byteOffset, gradWEnc.byteOffset, d], n);
     return;
   }
   if (dense) {

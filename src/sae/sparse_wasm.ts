@@ -2,14 +2,15 @@
  * The sparse products of ./latent_code.ts in WebAssembly SIMD (f32x4), emitted with the project's emitter
  * (../tensor/wasm/emitter.ts), on the calling thread:
  *
- *   decode_rows(rows, rowPtr, idx, val, W, bias, out, d)
+ *   decode_rows      [rowPtr, idx, val, W, bias, out, d] over rows [start, end):
  *       out[r] = bias (or 0) + Σ_{e in row r, val_e ≠ 0} val_e·W[idx_e]
- *   latent_dot_axpy(n, colPtr, byLatent, gRow, val, grad, G, W, gradW, d)
+ *   latent_dot_axpy  [blocks, n, colPtr, byLatent, gRow, val, grad, G, W, gradW, d] over latents [start, end):
  *       for each latent j, its entries e in row order: grad_e = G[gRow_e]·W[j]; gradW[j] += val_e·G[gRow_e]
  *       (gradW = 0: no accumulation)
- *   latent_axpy(n, colPtr, byLatent, rowOf, coef, X, acc, d)
+ *   latent_axpy      [blocks, n, colPtr, byLatent, rowOf, coef, X, acc, d] over latents [start, end):
  *       for each latent j, its entries e in row order: acc[j] += coef_e·X[rowOf_e]   (coef_e = 0 skipped)
- * (addresses in bytes, d in elements). A d-vector is processed four lanes at a time and its last d mod 4 elements
+ * Each function takes (params, start, end) and reads the bracketed i32 arguments from the block at `params`
+ * (addresses in bytes, d in elements; the latent-major index is in row blocks, ./latent_code.ts). A d-vector is processed four lanes at a time and its last d mod 4 elements
  * one at a time; a dot product is the four lane sums added (l0 + l1) + (l2 + l3), plus the scalar tail. Every
  * element's operations and their order depend only on the data, so results are the same on every run.
  *
@@ -95,29 +96,46 @@ function emitWidths(code: Code, d: number, dBytes: number, dv: number): void {
 }
 
 /**
- * `for j in [0, n): perLatent(); for q in [colPtr[j], colPtr[j+1]): e = byLatent[q]; perEntry()` — the latent-major
- * traversal both gradient kernels share.
+ * `for b in [0, blocks): for j in [start, end): perLatent(); for q in [colPtr[b·n+j], colPtr[b·n+j+1]):
+ * e = byLatent[q]; perEntry()` — the latent-major traversal both gradient kernels share (row blocks outermost,
+ * so every latent's sum runs in row order).
  */
-function emitByLatent(code: Code, l: { n: number; colPtr: number; byLatent: number; j: number; q: number; qEnd: number; e: number }, perLatent: () => void, perEntry: () => void): void {
-  forRange(code, l.j, () => code.i32Const(0), l.n, 1, () => {
-    perLatent();
-    code.localGet(l.colPtr).localGet(l.j).i32Const(2).i32Shl().i32Add().i32Load().localSet(l.q);
-    code.localGet(l.colPtr).localGet(l.j).i32Const(2).i32Shl().i32Add().i32Load(4).localSet(l.qEnd);
-    forRange(code, l.q, () => code.localGet(l.q), l.qEnd, 1, () => {
-      code.localGet(l.byLatent).localGet(l.q).i32Const(2).i32Shl().i32Add().i32Load().localSet(l.e);
-      perEntry();
+function emitByLatent(
+  code: Code, f: FunctionBuilder,
+  l: { blocks: number; n: number; start: number; end: number; colPtr: number; byLatent: number; j: number; q: number; qEnd: number; e: number },
+  perLatent: () => void, perEntry: () => void,
+): void {
+  const b = f.local(i32), base = f.local(i32);
+  forRange(code, b, () => code.i32Const(0), l.blocks, 1, () => {
+    code.localGet(l.colPtr).localGet(b).localGet(l.n).i32Mul().i32Const(2).i32Shl().i32Add().localSet(base); // colPtr + 4·b·n
+    forRange(code, l.j, () => code.localGet(l.start), l.end, 1, () => {
+      perLatent();
+      code.localGet(base).localGet(l.j).i32Const(2).i32Shl().i32Add().i32Load().localSet(l.q);
+      code.localGet(base).localGet(l.j).i32Const(2).i32Shl().i32Add().i32Load(4).localSet(l.qEnd);
+      forRange(code, l.q, () => code.localGet(l.q), l.qEnd, 1, () => {
+        code.localGet(l.byLatent).localGet(l.q).i32Const(2).i32Shl().i32Add().i32Load().localSet(l.e);
+        perEntry();
+      });
     });
   });
 }
 
+/** A kernel's function: (params, start, end), its other arguments read from the i32 block at `params`. */
+function kernelFunction(name: string, paramCount: number): { f: FunctionBuilder; args: number[]; start: number; end: number } {
+  const f = new FunctionBuilder(name, [i32, i32, i32]);
+  const args = Array.from({ length: paramCount }, () => f.local(i32));
+  args.forEach((local, i) => f.code.localGet(f.param(0)).i32Load(4 * i).localSet(local));
+  return { f, args, start: f.param(1), end: f.param(2) };
+}
+
 function emitDecodeRows() {
-  const f = new FunctionBuilder("decode_rows", [i32, i32, i32, i32, i32, i32, i32, i32]);
-  const [rows, rowPtr, idx, val, w, bias, out, d] = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => f.param(i)) as number[] as [number, number, number, number, number, number, number, number];
+  const { f, args, start, end } = kernelFunction("decode_rows", 7);
+  const [rowPtr, idx, val, w, bias, out, d] = args as [number, number, number, number, number, number, number];
   const [r, e, eEnd, o, c, dv, dBytes, wRow] = Array.from({ length: 8 }, () => f.local(i32)) as [number, number, number, number, number, number, number, number];
   const z = f.local(f32), zs = f.local(v128);
   const code = f.code;
   emitWidths(code, d, dBytes, dv);
-  forRange(code, r, () => code.i32Const(0), rows, 1, () => {
+  forRange(code, r, () => code.localGet(start), end, 1, () => {
     rowAddress(code, out, () => code.localGet(r), dBytes);
     code.localSet(o);
     // out row = bias, or zeros when bias = 0 (select keeps the loaded value only when bias ≠ 0).
@@ -141,13 +159,13 @@ function emitDecodeRows() {
 }
 
 function emitLatentDotAxpy() {
-  const f = new FunctionBuilder("latent_dot_axpy", [i32, i32, i32, i32, i32, i32, i32, i32, i32, i32]);
-  const [n, colPtr, byLatent, gRow, val, grad, G, w, gradW, d] = Array.from({ length: 10 }, (_, i) => f.param(i)) as [number, number, number, number, number, number, number, number, number, number];
+  const { f, args, start, end } = kernelFunction("latent_dot_axpy", 11);
+  const [blocks, n, colPtr, byLatent, gRow, val, grad, G, w, gradW, d] = args as [number, number, number, number, number, number, number, number, number, number, number];
   const [j, q, qEnd, e, gAddr, wRow, gwRow, c, dv, dBytes] = Array.from({ length: 10 }, () => f.local(i32)) as [number, number, number, number, number, number, number, number, number, number];
   const z = f.local(f32), tail = f.local(f32), acc = f.local(v128), zs = f.local(v128), gv = f.local(v128), gs = f.local(f32);
   const code = f.code;
   emitWidths(code, d, dBytes, dv);
-  emitByLatent(code, { n, colPtr, byLatent, j, q, qEnd, e }, () => {
+  emitByLatent(code, f, { blocks, n, start, end, colPtr, byLatent, j, q, qEnd, e }, () => {
     rowAddress(code, w, () => code.localGet(j), dBytes);
     code.localSet(wRow);
     rowAddress(code, gradW, () => code.localGet(j), dBytes);
@@ -203,13 +221,13 @@ function emitLatentDotAxpy() {
 }
 
 function emitLatentAxpy() {
-  const f = new FunctionBuilder("latent_axpy", [i32, i32, i32, i32, i32, i32, i32, i32]);
-  const [n, colPtr, byLatent, rowOf, coef, X, accBase, d] = Array.from({ length: 8 }, (_, i) => f.param(i)) as [number, number, number, number, number, number, number, number];
+  const { f, args, start, end } = kernelFunction("latent_axpy", 9);
+  const [blocks, n, colPtr, byLatent, rowOf, coef, X, accBase, d] = args as [number, number, number, number, number, number, number, number, number];
   const [j, q, qEnd, e, xRow, aRow, c, dv, dBytes] = Array.from({ length: 9 }, () => f.local(i32)) as [number, number, number, number, number, number, number, number, number];
   const s = f.local(f32), ss = f.local(v128);
   const code = f.code;
   emitWidths(code, d, dBytes, dv);
-  emitByLatent(code, { n, colPtr, byLatent, j, q, qEnd, e }, () => {
+  emitByLatent(code, f, { blocks, n, start, end, colPtr, byLatent, j, q, qEnd, e }, () => {
     rowAddress(code, accBase, () => code.localGet(j), dBytes);
     code.localSet(aRow);
   }, () => {
@@ -220,13 +238,8 @@ function emitLatentAxpy() {
   return f.definition();
 }
 
-type Kernel = (...args: number[]) => void;
-
-interface Kernels {
-  decodeRows: Kernel;
-  latentDotAxpy: Kernel;
-  latentAxpy: Kernel;
-}
+type Entry = (params: number, start: number, end: number) => void;
+const KERNELS = ["decode_rows", "latent_dot_axpy", "latent_axpy"] as const;
 
 let compiled: { module: object } | null = null;
 
@@ -250,22 +263,29 @@ export function sparseWasmAvailable(): boolean {
 /**
  * A region of one shared WebAssembly memory with the kernels instantiated on it. Allocation only grows (bump
  * allocation, 64-byte aligned); views handed out stay valid as the memory grows.
+ *
+ * The kernels run on the calling thread. Splitting them across threads (by rows, or by latents: the results would
+ * not change) was tried with the matmul worker pool and measured no faster on this project's 2-core machines —
+ * they stream rows of g, x̃ and W_dec from memory, and a second thread competes for the same bandwidth — so the
+ * matmuls keep the threads.
  */
 export class WasmArena {
   private readonly memory: WasmMemory;
-  private readonly kernels: Kernels;
+  private readonly entries: Record<(typeof KERNELS)[number], Entry>;
   private top = 64;
   /** Every SharedArrayBuffer object the memory has had (one per growth): views over any of them are ours. */
   private readonly buffers = new Set<ArrayBufferLike>();
   private scratch = { offset: 0, bytes: 0 };
+  private readonly params: number;
 
   constructor() {
     const wasm = requireWebAssembly();
     this.memory = new wasm.Memory({ initial: 1, maximum: MAX_PAGES, shared: true });
     compiled ??= { module: new wasm.Module(encodeModule([emitDecodeRows(), emitLatentDotAxpy(), emitLatentAxpy()], { initialPages: 1, maximumPages: MAX_PAGES, shared: true })) };
     const exports = new wasm.Instance(compiled.module, { env: { memory: this.memory } }).exports;
-    this.kernels = { decodeRows: exports.decode_rows as Kernel, latentDotAxpy: exports.latent_dot_axpy as Kernel, latentAxpy: exports.latent_axpy as Kernel };
+    this.entries = Object.fromEntries(KERNELS.map((name) => [name, exports[name] as Entry])) as Record<(typeof KERNELS)[number], Entry>;
     this.buffers.add(this.memory.buffer);
+    this.params = this.reserve(64);
   }
 
   private reserve(bytes: number): number {
@@ -312,7 +332,9 @@ export class WasmArena {
     out.set(new Float32Array(this.memory.buffer, address, out.length));
   }
 
-  get run(): Kernels {
-    return this.kernels;
+  /** Run a kernel over [0, count) (rows for decode_rows, latents for the others) with its other arguments `args`. */
+  run(kernel: (typeof KERNELS)[number], args: number[], count: number): void {
+    new Int32Array(this.memory.buffer, this.params, args.length).set(args);
+    this.entries[kernel](this.params, 0, count);
   }
 }
