@@ -204,4 +204,15 @@ describe("BatchTopK's batch-wide selection", () => {
       expect(smallest).toBe(order.length ? Math.min(...order.map((i) => pre[i]!)) : 0);
     }), { numRuns: 300 });
   });
+
+  it("is exact when the sample it starts from misleads it (the large values sit exactly where it samples)", () => {
+    const rows = 256, n = 256, count = 10_000;
+    const pre = Float32Array.from({ length: rows * n }, (_, i) => (i % 16 === 0 ? 10 : 1 + (i % 7) / 8));
+    const code = new LatentCode(n, rows);
+    selectBatchTopK(pre, rows, n, count, code);
+    const want = [...pre.keys()].sort((a, b) => pre[b]! - pre[a]! || a - b).slice(0, count).sort((a, b) => a - b);
+    const got: number[] = [];
+    for (let r = 0; r < rows; r++) for (let e = code.rowPtr[r]!; e < code.rowPtr[r + 1]!; e++) got.push(r * n + code.idx[e]!);
+    expect(got).toEqual(want);
+  });
 });

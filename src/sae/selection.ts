@@ -41,50 +41,77 @@ const SIGN = 0x80000000;
 /**
  * The `count` largest positive values of pre [rows, n] into `code` (all positive values if there are fewer),
  * ties broken toward the lower flat index. Radix selection on the float bits (positive float32s order like
- * their bit patterns), in two passes over the batch: a histogram of the top 16 bits finds the bucket holding the
- * count-th largest value; the second pass emits every entry of that bucket or above, and the boundary bucket's
- * few entries are then cut to the exact count (largest first, ties to the lower flat index) in the code itself.
- * Returns the smallest kept value (0 when nothing is positive).
+ * their bit patterns), usually in ONE pass over the batch: a histogram of every SAMPLE_STRIDE-th value's top 16
+ * bits gives a lower bound that about 1.25× count values clear; the pass emits every value at or above it; the
+ * candidates are then cut to the exact count (largest first, ties to the lower flat index) inside the code. If
+ * the bound kept too few (a skewed batch), a histogram of the whole batch finds the exact boundary bucket and a
+ * second pass emits from there. Either way the result is the exact selection. Returns the smallest kept value (0
+ * when nothing is positive).
  */
 export function selectBatchTopK(pre: Float32Array, rows: number, n: number, count: number, code: LatentCode): number {
   const total = rows * n;
   const bits = new Uint32Array(pre.buffer, pre.byteOffset, total);
   const high = new Uint32Array(65536);
-  let positives = 0;
-  for (let i = 0; i < total; i++) {
+  // Lower bound from a sample: the bucket at which the sample's running count reaches 1.25·count/stride + 64.
+  for (let i = 0; i < total; i += SAMPLE_STRIDE) {
     const b = bits[i]!;
-    if (b === 0 || b >= SIGN) continue; // zero, negative (or −0)
-    high[b >>> 16]!++;
-    positives++;
+    if (b !== 0 && b < SIGN) high[b >>> 16]!++;
   }
-  // Buckets above `bucket` are kept whole; `bucket` itself is cut later. (No cut: every positive value stays.)
-  let bucket = 0, above = 0;
-  if (positives > count) {
-    bucket = 65535;
-    while (above + high[bucket]! < count) above += high[bucket--]!;
+  const want = (1.25 * count) / SAMPLE_STRIDE + 64;
+  let bucket = 65535, seen = 0;
+  while (bucket > 0 && seen + high[bucket]! < want) seen += high[bucket--]!;
+  emitAtOrAbove(bits, pre, rows, n, Math.max(1, (bucket << 16) >>> 0), code);
+  if (code.nnz < count && bucket > 0) {
+    // Too few candidates: exact boundary bucket from the whole batch's histogram.
+    high.fill(0);
+    let positives = 0;
+    for (let i = 0; i < total; i++) {
+      const b = bits[i]!;
+      if (b === 0 || b >= SIGN) continue;
+      high[b >>> 16]!++;
+      positives++;
+    }
+    bucket = 0;
+    if (positives > count) {
+      let above = 0;
+      bucket = 65535;
+      while (above + high[bucket]! < count) above += high[bucket--]!;
+    }
+    emitAtOrAbove(bits, pre, rows, n, Math.max(1, (bucket << 16) >>> 0), code);
   }
-  const minBits = positives > count ? Math.max(1, (bucket << 16) >>> 0) : 1;
+  if (code.nnz > count) cutToCount(code, rows, count);
+  let smallest = Infinity;
+  for (let e = 0; e < code.nnz; e++) if (code.val[e]! < smallest) smallest = code.val[e]!;
+  return smallest === Infinity ? 0 : smallest;
+}
+
+/** Every 16th value of the batch estimates where its top values start. */
+const SAMPLE_STRIDE = 16;
+
+/** Every positive value whose bits are ≥ minBits, row by row, into the code. */
+function emitAtOrAbove(bits: Uint32Array, pre: Float32Array, rows: number, n: number, minBits: number, code: LatentCode): void {
   code.reset(rows);
-  code.reserve(positives > count ? above + high[bucket]! : positives);
   for (let r = 0; r < rows; r++) {
+    code.reserve(n);
     for (let j = 0; j < n; j++) {
       const b = bits[r * n + j]!;
       if (b >= minBits && b < SIGN) code.push(j, pre[r * n + j]!);
     }
     code.endRow(r);
   }
-  if (positives > count) cutBoundary(code, rows, bucket, count - above);
-  let smallest = Infinity;
-  for (let e = 0; e < code.nnz; e++) if (code.val[e]! < smallest) smallest = code.val[e]!;
-  return smallest === Infinity ? 0 : smallest;
 }
 
-/** Keep only the `keep` largest entries of the boundary bucket (ties: earlier entries), compacting the code. */
-function cutBoundary(code: LatentCode, rows: number, bucket: number, keep: number): void {
+/** Keep the `count` largest entries of the code (ties: earlier entries, i.e. lower flat index), compacting it. */
+function cutToCount(code: LatentCode, rows: number, count: number): void {
   const valBits = new Uint32Array(code.val.buffer, code.val.byteOffset, code.nnz);
+  const high = new Uint32Array(65536);
+  for (let e = 0; e < code.nnz; e++) high[valBits[e]! >>> 16]!++;
+  let above = 0, bucket = 65535;
+  while (above + high[bucket]! < count) above += high[bucket--]!;
   const boundary: number[] = [];
   for (let e = 0; e < code.nnz; e++) if (valBits[e]! >>> 16 === bucket) boundary.push(valBits[e]!);
   boundary.sort((a, b) => b - a);
+  const keep = count - above;
   const cut = boundary[keep - 1]!;
   let ties = keep - boundary.filter((b) => b > cut).length;
   let w = 0, e = 0;
@@ -92,7 +119,8 @@ function cutBoundary(code: LatentCode, rows: number, bucket: number, keep: numbe
     const end = code.rowPtr[r + 1]!;
     for (; e < end; e++) {
       const b = valBits[e]!;
-      if (b >>> 16 === bucket && (b < cut || (b === cut && ties-- <= 0))) continue;
+      const hi = b >>> 16;
+      if (hi < bucket || (hi === bucket && (b < cut || (b === cut && ties-- <= 0)))) continue;
       code.idx[w] = code.idx[e]!;
       code.val[w] = code.val[e]!;
       w++;
