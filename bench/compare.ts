@@ -24,4 +24,11 @@ for (const [key, theirs] of Object.entries(reference)) {
     rows.push({ key, ours: mine, reference: theirs, ratio: Number((higherIsBetter ? mine / theirs : mine / theirs).toFixed(3)), better: higherIsBetter ? "higher" : "lower" });
   }
 }
+// Every SAE training key also beside the matmul kernel's ceiling for its shape (bench/models.ts, benchSAE).
+for (const row of rows) {
+  const m = /^sae\.train\.(.+)\.n(\d+)\.k(\d+)\.b(\d+)(\.t1)?\.rows_per_s$/.exec(String(row.key));
+  if (!m) continue;
+  const ceiling = ours[`sae.ceiling.n${m[2]}.b${m[4]}${m[5] ?? ""}.rows_per_s`];
+  if (typeof ceiling === "number") Object.assign(row, { ceiling, overCeiling: Number((ceiling / (row.ours as number)).toFixed(2)) });
+}
 console.log(JSON.stringify({ machine: Object.fromEntries(Object.entries(ours).filter(([k]) => k.startsWith("machine."))), rows }, null, 2));

@@ -7,8 +7,10 @@ import fc from "fast-check";
 import { Tensor, add, sub, mul, div, sum, square, relu, matmul, topk, scatter, backward, reshape, mean } from "../src/tensor/index.ts";
 import { Rng } from "../src/tensor/rng.ts";
 import { defaultTrainConfig, type Recipe } from "../src/sae/config.ts";
-import { allocateParams, normaliseRows, type SAEParams } from "../src/sae/sae.ts";
+import { allocateParams, normaliseRows, initialiseParams, type SAEParams } from "../src/sae/sae.ts";
 import { lossAndGradients, StepWorkspace } from "../src/sae/train_step.ts";
+import { LatentCode } from "../src/sae/latent_code.ts";
+import { selectBatchTopK } from "../src/sae/selection.ts";
 
 function randomSetup(recipe: Recipe, dIn: number, dSae: number, k: number, rows: number, seed: number, kAux: number) {
   const rng = Rng.stream(seed, "sae-step-test");
@@ -158,5 +160,59 @@ describe("sparse SAE backward", () => {
         if (Math.abs(analytic - numeric) > 2e-5 + 1e-4 * Math.abs(numeric)) throw new Error(`${key}[${i}]: sparse ${analytic} vs finite difference ${numeric}`);
       });
     }
+  });
+});
+
+describe("every architecture's step", () => {
+  it.each(["topk", "seed-report", "relu-l1", "jumprelu", "batchtopk", "matryoshka-batchtopk", "gated"] as const)("%s: the WebAssembly sparse kernels, the scalar loops and the dense matmul products give the same loss and gradients", (recipe) => {
+    const dIn = 24, dSae = 96, k = 6, rows = 48;
+    const rng = Rng.stream(5, `paths/${recipe}`);
+    const x = rng.fillNormal(new Float32Array(rows * dIn)) as Float32Array;
+    const cfg = defaultTrainConfig(recipe, { dIn, dSae, k, seed: 2 }, { kAux: 8, auxCoefficient: 1 / 32, matryoshkaWidths: recipe === "matryoshka-batchtopk" ? [12, 48, 96] : [] });
+    const p = initialiseParams(cfg, x, rows);
+    for (const a of [p.wEnc, p.bEnc, ...Object.values(p.extra ?? {})]) for (let i = 0; i < a.length; i++) a[i] += 0.05 * rng.normal();
+    const dead = new Uint8Array(dSae);
+    for (let j = 0; j < dSae; j += 4) dead[j] = 1;
+    const results = ([["sparse", "auto"], ["dense", "auto"], ["sparse", "scalar"]] as const).map(([path, kernels]) => {
+      const ws = new StepWorkspace(cfg, rows, path, kernels);
+      const stats = lossAndGradients(p, cfg, ws, x, rows, dead, undefined, { coefficient: 0.7, buffers: { threshold: -1 } });
+      return { stats, grads: ws.grads };
+    });
+    const [a] = results as [typeof results[0]];
+    expect(a.stats.l0).toBeGreaterThan(0);
+    for (const b of results.slice(1)) {
+      expect(a.stats.l0).toBe(b.stats.l0);
+      expect(Math.abs(a.stats.loss - b.stats.loss)).toBeLessThan(1e-5 * Math.abs(a.stats.loss));
+      for (const key of ["wEnc", "bEnc", "wDec", "bDec"] as const) expectArraysClose(b.grads[key], a.grads[key], `${recipe} ${key}`);
+      for (const name of Object.keys(a.grads.extra)) expectArraysClose(b.grads.extra[name]!, a.grads.extra[name]!, `${recipe} ${name}`);
+    }
+  });
+});
+
+describe("BatchTopK's batch-wide selection", () => {
+  it("keeps exactly the `count` largest positive values (ties: lower flat index), or every positive one when there are fewer", () => {
+    fc.assert(fc.property(fc.integer({ min: 1, max: 9 }), fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 60 }), fc.nat(10_000), fc.boolean(), (rows, n, count, seed, fewValues) => {
+      const rng = Rng.stream(seed, "batch-topk");
+      // Few distinct values force ties (and zeros and negatives, which are never kept).
+      const pre = Float32Array.from({ length: rows * n }, () => (fewValues ? rng.int(5) - 1 : rng.normal()));
+      const code = new LatentCode(n, rows);
+      const smallest = selectBatchTopK(pre, rows, n, count, code);
+      const order = [...pre.keys()].filter((i) => pre[i]! > 0).sort((a, b) => pre[b]! - pre[a]! || a - b).slice(0, count).sort((a, b) => a - b);
+      const got: number[] = [];
+      for (let r = 0; r < rows; r++) for (let e = code.rowPtr[r]!; e < code.rowPtr[r + 1]!; e++) got.push(r * n + code.idx[e]!);
+      expect(got).toEqual(order);
+      expect(smallest).toBe(order.length ? Math.min(...order.map((i) => pre[i]!)) : 0);
+    }), { numRuns: 300 });
+  });
+
+  it("is exact when the sample it starts from misleads it (the large values sit exactly where it samples)", () => {
+    const rows = 256, n = 256, count = 10_000;
+    const pre = Float32Array.from({ length: rows * n }, (_, i) => (i % 16 === 0 ? 10 : 1 + (i % 7) / 8));
+    const code = new LatentCode(n, rows);
+    selectBatchTopK(pre, rows, n, count, code);
+    const want = [...pre.keys()].sort((a, b) => pre[b]! - pre[a]! || a - b).slice(0, count).sort((a, b) => a - b);
+    const got: number[] = [];
+    for (let r = 0; r < rows; r++) for (let e = code.rowPtr[r]!; e < code.rowPtr[r + 1]!; e++) got.push(r * n + code.idx[e]!);
+    expect(got).toEqual(want);
   });
 });

@@ -1,31 +1,13 @@
 import { describe, it, expect } from "vitest";
 import { createHash } from "node:crypto";
-import { Rng } from "../src/tensor/rng.ts";
 import { defaultTrainConfig, type Recipe } from "../src/sae/config.ts";
 import { trainSAE, memoryCheckpointStore, DivergenceError } from "../src/sae/trainer.ts";
 import { arrayRows } from "../src/data/rows.ts";
 import { encode, decode, type SAE } from "../src/sae/sae.ts";
 import { analyseFeatures } from "../src/sae/analysis.ts";
+import { sparseDictionaryRows } from "./helpers/synthetic.ts";
 
-/** Rows that are sparse non-negative combinations of a hidden unit-norm dictionary: what an SAE should find. */
-function syntheticData(rows: number, dIn: number, atoms: number, active: number, seed: number): Float32Array {
-  const rng = Rng.stream(seed, "synthetic");
-  const dict = rng.fillNormal(new Float32Array(atoms * dIn)) as Float32Array;
-  for (let a = 0; a < atoms; a++) {
-    let s = 0;
-    for (let j = 0; j < dIn; j++) s += dict[a * dIn + j]! ** 2;
-    for (let j = 0; j < dIn; j++) dict[a * dIn + j] /= Math.sqrt(s);
-  }
-  const x = new Float32Array(rows * dIn);
-  for (let r = 0; r < rows; r++) {
-    for (let t = 0; t < active; t++) {
-      const a = rng.int(atoms);
-      const c = 0.5 + rng.uniform() * 2;
-      for (let j = 0; j < dIn; j++) x[r * dIn + j] += c * dict[a * dIn + j]!;
-    }
-  }
-  return x;
-}
+const syntheticData = (rows: number, dIn: number, atoms: number, active: number, seed: number) => sparseDictionaryRows(rows, dIn, atoms, active, seed);
 
 function hashSAE(sae: SAE): string {
   const h = createHash("sha256");

@@ -52,7 +52,7 @@ export interface CacheRequest {
 export interface CacheManifest {
   version: number;
   key: string;
-  model: { label: string; kind: string; sha256: string };
+  model: { name: string; label: string; kind: string; sha256: string };
   corpus: { name: string; sha256: string; documents: number; documentIds: string[] };
   windowing: Record<string, unknown>;
   hooks: string[];
@@ -289,7 +289,7 @@ function writeCache(tmp: string, key: string, req: CacheRequest, heartbeat: () =
   }).sha256;
   const manifest: CacheManifest = {
     version: CACHE_VERSION, key,
-    model: { label: model.label, kind: model.kind, sha256: model.sha256 },
+    model: { name: model.name, label: model.label, kind: model.kind, sha256: model.sha256 },
     corpus: req.corpus, windowing: req.windowing, hooks, residual, seqLen,
     windows: windows.nWindows, rows: windows.nWindows * seqLen, realTokens: windows.realTokens, dIn: d, dtype: "F32",
     chunks, tokensFile, tokensSha256, contentSha256: cacheContentHash(tokensSha256, chunks), seconds: (performance.now() - start) / 1000,

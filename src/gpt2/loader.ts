@@ -14,6 +14,8 @@ import { sha256File, resolveWeightsDir, describeMissingWeights } from "./weights
 
 export interface LoadedModel {
   weights: GPT2Weights;
+  /** The name it is known by (`--model`, SAELens's model_name): "gpt2", "random", … */
+  name: string;
   /** Human-readable: "GPT-2 from weights/gpt2" or the random-control label. */
   label: string;
   kind: "checkpoint" | "random";
@@ -27,7 +29,7 @@ export class MissingWeightsError extends Error {
 }
 
 /** Load `config.json` + `model.safetensors` from a directory, reading tensors one at a time from the file. */
-export async function loadCheckpoint(dir: string): Promise<LoadedModel> {
+export async function loadCheckpoint(dir: string, name = "gpt2"): Promise<LoadedModel> {
   const configPath = join(dir, "config.json");
   const modelPath = join(dir, "model.safetensors");
   if (!existsSync(configPath) || !existsSync(modelPath)) {
@@ -43,7 +45,7 @@ export async function loadCheckpoint(dir: string): Promise<LoadedModel> {
     };
     const weights = mapCheckpoint(source, config, modelPath);
     const sha256 = await sha256File(modelPath);
-    return { weights, label: `GPT-2 (${config.nLayer} layers, d=${config.nEmbd}) from ${dir}`, kind: "checkpoint", sha256, path: dir };
+    return { weights, name, label: `GPT-2 (${config.nLayer} layers, d=${config.nEmbd}) from ${dir}`, kind: "checkpoint", sha256, path: dir };
   } finally {
     file.close();
   }
@@ -62,7 +64,7 @@ export function hashWeights(weights: GPT2Weights): string {
 /** The seeded random GPT-2 small control. */
 export function loadRandomModel(seed = 0): LoadedModel {
   const weights = randomGPT2Weights(GPT2_PRESETS.gpt2!, seed);
-  return { weights, label: `${RANDOM_MODEL_LABEL}, seed ${seed}`, kind: "random", sha256: hashWeights(weights), path: null };
+  return { weights, name: "random", label: `${RANDOM_MODEL_LABEL}, seed ${seed}`, kind: "random", sha256: hashWeights(weights), path: null };
 }
 
 /** The names `--model` takes. */

@@ -4,7 +4,7 @@
  * the report shows beside matched pairs.
  */
 import type { SAE } from "./sae.ts";
-import { encode, fires } from "./sae.ts";
+import { architectureOf, encode, fires } from "./sae.ts";
 import type { RowSource } from "../data/rows.ts";
 
 export interface RowContext {
@@ -48,10 +48,8 @@ export interface AnalysisOptions {
   describe?: (row: number) => RowContext;
 }
 
-export function deadRuleFor(recipe: string, rows: number): string {
-  return recipe === "topk"
-    ? `never active (ReLU(top-k pre-activation) > 0) on the ${rows} analysed rows`
-    : `never selected in the top-k on the ${rows} analysed rows (the seed study's rule)`;
+export function deadRuleFor(recipe: SAE["recipe"], rows: number): string {
+  return architectureOf(recipe).deadRule(rows);
 }
 
 /** Keep the N largest (activation, row) pairs per feature; ties keep the earlier row. */

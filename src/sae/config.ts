@@ -1,24 +1,38 @@
 /**
- * The two training recipes, by name, and every hyper-parameter a run records.
+ * The training recipes, by name, and every hyper-parameter a run records.
  *
- * `topk` — Gao et al. 2024, "Scaling and evaluating sparse autoencoders":
- *   z = ReLU(TopK(W_enc·(x − b_dec) + b_enc)),  x̂ = W_dec·z + b_dec,
- *   unit-norm decoder rows (gradient made orthogonal to each row before the step, rows renormalised after),
- *   loss = FVU (MSE normalised by the batch's variance) + α·AuxK (the top-k_aux dead latents reconstruct the
- *   residual; α = 1/32, k_aux = d_in/2), Adam. Init: random unit decoder rows, W_enc = W_decᵀ, b_enc = 0,
- *   b_dec = geometric median of a sample of inputs.
- * `seed-report` — what the seed-stability study ran: z = scatter(TopK(W_enc·x + b_enc)) with no ReLU (kept
- *   values may be negative) and no b_dec subtraction, x̂ = W_dec·z + b_dec, plain MSE over batch × d_in, no
- *   decoder normalisation, Adam(lr 1e-3, β 0.9/0.999, ε 1e-8) at a constant rate, batch 64, PyTorch-Linear
- *   init (W_enc, b_enc ~ U(±1/√d_in)), W_dec = W_encᵀ, b_dec = 0; dead = never in the top-k after training.
+ * Each recipe is an SAE architecture with its training objective, in its own module under ./arch/ (forward,
+ * loss and backward side by side; the module's header states the math and its sources). They share one trainer
+ * (./trainer.ts), one step skeleton (./step.ts) and one file format (./io.ts):
+ *
+ *   topk                  Gao et al. 2024: per-row Top-K, ReLU, FVU + AuxK, unit-norm decoder.       ./arch/topk.ts
+ *   seed-report           the seed-stability study's Top-K without ReLU, plain MSE, no constraints.    ./arch/seed_report.ts
+ *   relu-l1               ReLU + L1 weighted by decoder norms, coefficient warm-up (Anthropic April
+ *                         2024; SAELens "standard", dictionary_learning StandardTrainerAprilUpdate).   ./arch/relu_l1.ts
+ *   batchtopk             Bussmann et al. 2024: Top-(k·B) over the whole batch; a global threshold for
+ *                         inference (exported as SAELens does, as a JumpReLU).                        ./arch/batchtopk.ts
+ *   jumprelu              Rajamanoharan et al. 2024: per-latent learned threshold, straight-through
+ *                         rectangle estimator, L0 penalty (SAELens jumprelu defaults).                ./arch/jumprelu.ts
+ *   gated                 Rajamanoharan et al. 2024 (Gated SAEs): gate and magnitude paths sharing W_enc. ./arch/gated.ts
+ *   matryoshka-batchtopk  Bussmann et al. 2025: BatchTopK with nested prefix reconstructions.          ./arch/matryoshka.ts
+ *
+ * `k` is the number of active latents per row for topk/seed-report, the average per row for the BatchTopK
+ * recipes, and the TARGET L0 for the penalty recipes (relu-l1, jumprelu, gated): with sparsityControl
+ * "target-l0" their coefficient is steered toward it during the first part of training and then frozen
+ * (./sparsity_control.ts), so a sweep passes one k to every recipe.
  */
-export type Recipe = "topk" | "seed-report";
-export const RECIPES: readonly Recipe[] = ["topk", "seed-report"];
+import { ARCHITECTURES } from "./arch/registry.ts";
+
+export type Recipe = "topk" | "seed-report" | "relu-l1" | "batchtopk" | "jumprelu" | "gated" | "matryoshka-batchtopk";
+export const RECIPES: readonly Recipe[] = ["topk", "seed-report", "relu-l1", "batchtopk", "jumprelu", "gated", "matryoshka-batchtopk"];
+
+export type SparsityControl = "none" | "fixed" | "target-l0";
 
 export interface SAETrainConfig {
   recipe: Recipe;
   dIn: number;
   dSae: number;
+  /** Active latents per row (topk, seed-report), per row on average (batchtopk), or the target L0 (penalty recipes). */
   k: number;
   seed: number;
   epochs: number;
@@ -27,37 +41,62 @@ export interface SAETrainConfig {
   beta1: number;
   beta2: number;
   eps: number;
-  /** AuxK: number of dead latents used to model the residual (topk recipe). */
+  /** AuxK: number of dead latents used to model the residual (topk and BatchTopK recipes; 0 = off). */
   kAux: number;
   auxCoefficient: number;
   /** A latent is dead for AuxK when it has not fired for this many training tokens. */
   deadAfterTokens: number;
   /** Scale inputs so that E‖x‖² = d_in (the factor is stored with the SAE). */
   normalizeActivations: boolean;
-  /** b_dec initialisation for the topk recipe. */
+  /** b_dec initialisation. */
   decoderBiasInit: "geometric-median" | "mean" | "zeros";
+  /** L2 norm of every initial decoder row (W_enc starts as W_decᵀ); unused by seed-report's nn.Linear init. */
+  decoderInitNorm: number;
   /** Save a resumable checkpoint every this many steps (0: only at the end of each epoch). */
   checkpointEvery: number;
+  /** Penalty recipes: λ (the starting value under "target-l0"). */
+  sparsityCoefficient: number;
+  /** "fixed": λ as given (after warm-up); "target-l0": steered toward L0 = k, then frozen; "none": no penalty. */
+  sparsityControl: SparsityControl;
+  /** λ rises linearly from 0 over this fraction of all steps ("fixed" control only). */
+  sparsityWarmupFraction: number;
+  /** "target-l0": the fraction of all steps during which λ adapts; it is frozen for the rest. */
+  sparsityControlFraction: number;
+  /** Clip the global gradient L2 norm to this before Adam (0 = no clipping). */
+  gradClipNorm: number;
+  /**
+   * Penalty recipes: "target-l0" starts every latent at the one threshold θ₀ at which the initialisation
+   * sample's mean L0 is k (relu-l1 and gated: encoder/gate bias −θ₀; jumprelu: threshold θ₀); "default" keeps
+   * the recipe's own (bias 0; JumpReLU initialThreshold).
+   */
+  sparsityInit: "default" | "target-l0";
+  /** JumpReLU: the initial threshold under sparsityInit "default" (SAELens: 0.01), and the rectangle kernel's bandwidth. */
+  initialThreshold: number;
+  thresholdBandwidth: number;
+  /** BatchTopK: rate of the running estimate of the inference threshold (θ ← (1−r)·θ + r·min kept activation). */
+  thresholdRate: number;
+  /** Matryoshka: the nested prefix widths, increasing, the last one d_sae (empty for other recipes). */
+  matryoshkaWidths: number[];
 }
 
 export class SAEConfigError extends Error {
   override name = "SAEConfigError";
 }
 
-/** Defaults per recipe; anything given in `overrides` wins. */
+/** Settings shared by every recipe unless its module says otherwise. */
+export const COMMON_DEFAULTS: Omit<SAETrainConfig, "recipe" | "dIn" | "dSae" | "k" | "seed"> = {
+  epochs: 8, batchSize: 4096, lr: 4e-4, beta1: 0.9, beta2: 0.999, eps: 1e-8,
+  kAux: 0, auxCoefficient: 0, deadAfterTokens: 10_000_000,
+  normalizeActivations: true, decoderBiasInit: "zeros", decoderInitNorm: 1, checkpointEvery: 0,
+  sparsityCoefficient: 0, sparsityControl: "none", sparsityWarmupFraction: 0, sparsityControlFraction: 0.75,
+  gradClipNorm: 0, sparsityInit: "default", initialThreshold: 0, thresholdBandwidth: 0, thresholdRate: 0, matryoshkaWidths: [],
+};
+
+/** Defaults per recipe (from its module); anything given in `overrides` wins. */
 export function defaultTrainConfig(recipe: Recipe, dims: { dIn: number; dSae: number; k: number; seed: number }, overrides: Partial<SAETrainConfig> = {}): SAETrainConfig {
-  const base: SAETrainConfig = recipe === "topk"
-    ? {
-      recipe, ...dims, epochs: 8, batchSize: 4096, lr: 4e-4, beta1: 0.9, beta2: 0.999, eps: 6.25e-10,
-      kAux: Math.floor(dims.dIn / 2), auxCoefficient: 1 / 32, deadAfterTokens: 10_000_000,
-      normalizeActivations: true, decoderBiasInit: "geometric-median", checkpointEvery: 0,
-    }
-    : {
-      recipe, ...dims, epochs: 8, batchSize: 64, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8,
-      kAux: 0, auxCoefficient: 0, deadAfterTokens: Number.MAX_SAFE_INTEGER,
-      normalizeActivations: false, decoderBiasInit: "zeros", checkpointEvery: 0,
-    };
-  const config = { ...base, ...overrides };
+  const arch = ARCHITECTURES[recipe];
+  if (!arch) throw new SAEConfigError(`SAE config: unknown recipe "${String(recipe)}"; use one of ${RECIPES.join(", ")}`);
+  const config: SAETrainConfig = { recipe, ...dims, ...COMMON_DEFAULTS, ...arch.defaults(dims), ...overrides };
   validateTrainConfig(config);
   return config;
 }
@@ -76,4 +115,19 @@ export function validateTrainConfig(c: SAETrainConfig): void {
   }
   if (!Number.isSafeInteger(c.kAux) || c.kAux < 0) throw new SAEConfigError(`SAE config: kAux must be a non-negative integer, got ${c.kAux}`);
   if (!(c.deadAfterTokens > 0)) throw new SAEConfigError("SAE config: deadAfterTokens must be positive");
+  if (!(c.auxCoefficient >= 0)) throw new SAEConfigError(`SAE config: auxCoefficient must be ≥ 0, got ${c.auxCoefficient}`);
+  if (!(c.decoderInitNorm > 0)) throw new SAEConfigError(`SAE config: decoderInitNorm must be positive, got ${c.decoderInitNorm}`);
+  if (!["none", "fixed", "target-l0"].includes(c.sparsityControl)) throw new SAEConfigError(`SAE config: sparsityControl must be none, fixed or target-l0, got "${c.sparsityControl}"`);
+  const penalty = ARCHITECTURES[c.recipe]!.sparsity === "penalty";
+  if (penalty && c.sparsityControl === "none") throw new SAEConfigError(`SAE config: recipe ${c.recipe} has a sparsity penalty; set sparsityControl to "fixed" or "target-l0"`);
+  if (!penalty && c.sparsityControl !== "none") throw new SAEConfigError(`SAE config: recipe ${c.recipe} has no sparsity penalty; sparsityControl must be "none"`);
+  if (penalty && !(c.sparsityCoefficient > 0)) throw new SAEConfigError(`SAE config: sparsityCoefficient must be positive for ${c.recipe}, got ${c.sparsityCoefficient}`);
+  for (const key of ["sparsityWarmupFraction", "sparsityControlFraction"] as const) {
+    if (!(c[key] >= 0 && c[key] <= 1)) throw new SAEConfigError(`SAE config: ${key} must be in [0, 1], got ${c[key]}`);
+  }
+  if (c.sparsityInit !== "default" && c.sparsityInit !== "target-l0") throw new SAEConfigError(`SAE config: sparsityInit must be default or target-l0, got "${c.sparsityInit}"`);
+  if (c.sparsityInit === "target-l0" && !penalty) throw new SAEConfigError(`SAE config: sparsityInit target-l0 is for penalty recipes, not ${c.recipe}`);
+  if (!(c.gradClipNorm >= 0)) throw new SAEConfigError(`SAE config: gradClipNorm must be ≥ 0 (0 = off), got ${c.gradClipNorm}`);
+  if (!Array.isArray(c.matryoshkaWidths)) throw new SAEConfigError("SAE config: matryoshkaWidths must be a list of widths");
+  ARCHITECTURES[c.recipe]!.validate?.(c);
 }

@@ -1,154 +1,122 @@
 /**
- * A Top-K sparse autoencoder's parameters, its initialisation per recipe, and inference (encode/decode).
- *
- * Storage: both weight matrices are kept latent-major, [d_sae, d_in]: row j of `wEnc` is latent j's encoder
- * direction (PyTorch nn.Linear's `encoder.weight` layout, SAELens's W_enc transposed) and row j of `wDec` its
- * decoder direction (SAELens's W_dec). Latent-major rows make every sparse operation — the k active latents'
- * decoder rows, their encoder-gradient rows — a contiguous run of memory. Files convert at the boundary.
+ * A trained SAE and inference: encode (raw activations → each row's active latents) and decode. The math of
+ * each architecture is in its module (./arch/); this file applies what every architecture shares — the input
+ * scale, SAELens's per-row normalisations, the decoder-bias subtraction and the encoder product.
  */
-import { Rng } from "../tensor/rng.ts";
 import { matmul } from "../tensor/matmul.ts";
-import { topkRows } from "../tensor/ops.ts";
 import type { Recipe, SAETrainConfig } from "./config.ts";
+import { ARCHITECTURES } from "./arch/registry.ts";
+import type { SAEParams } from "./params.ts";
 
-export interface SAEParams {
-  dIn: number;
-  dSae: number;
-  wEnc: Float32Array; // [dSae, dIn]
-  bEnc: Float32Array; // [dSae]
-  wDec: Float32Array; // [dSae, dIn]
-  bDec: Float32Array; // [dIn]
-}
+export type { SAEParams } from "./params.ts";
+export { allocateParams, normaliseRows, geometricMedian, rowMean } from "./params.ts";
+export { variableWidthCode } from "./selection.ts";
+
+/**
+ * SAELens's per-row input normalisations (files can ask for them; our recipes use a constant scale instead):
+ * "constant_norm_rescale" x·√d_in/‖x‖; "layer_norm" (x − mean)/(std + 1e-5) with the unbiased std. The
+ * reconstruction is mapped back by the inverse.
+ */
+export type RowNormalization = "none" | "constant_norm_rescale" | "layer_norm";
 
 export interface SAE {
   recipe: Recipe;
+  /** topk/seed-report: active latents per row; batchtopk: per row on average; penalty recipes: the target L0; 0 when a file does not say. */
   k: number;
   params: SAEParams;
   /** Inputs are multiplied by this before encoding (1 when activations are not normalised). */
   inputScale: number;
-}
-
-export function allocateParams(dIn: number, dSae: number): SAEParams {
-  return {
-    dIn, dSae,
-    wEnc: new Float32Array(dSae * dIn),
-    bEnc: new Float32Array(dSae),
-    wDec: new Float32Array(dSae * dIn),
-    bDec: new Float32Array(dIn),
-  };
-}
-
-/** Scale every row of a [rows, d] matrix to unit L2 norm (rows of zeros are left as they are). */
-export function normaliseRows(m: Float32Array, rows: number, d: number): void {
-  for (let r = 0; r < rows; r++) {
-    const o = r * d;
-    let s = 0;
-    for (let j = 0; j < d; j++) s += m[o + j]! * m[o + j]!;
-    if (s === 0) continue;
-    const inv = 1 / Math.sqrt(s);
-    for (let j = 0; j < d; j++) m[o + j] *= inv;
-  }
-}
-
-/**
- * Geometric median by Weiszfeld's iteration (deterministic: fixed start at the mean, fixed iteration count
- * with an early stop on a fixed tolerance). Gao et al. initialise b_dec with it.
- */
-export function geometricMedian(rows: Float32Array, n: number, d: number, iterations = 100): Float32Array {
-  const y = new Float64Array(d);
-  for (let r = 0; r < n; r++) for (let j = 0; j < d; j++) y[j] += rows[r * d + j]!;
-  for (let j = 0; j < d; j++) y[j] /= Math.max(n, 1);
-  const next = new Float64Array(d);
-  for (let it = 0; it < iterations; it++) {
-    next.fill(0);
-    let wsum = 0;
-    for (let r = 0; r < n; r++) {
-      let dist = 0;
-      for (let j = 0; j < d; j++) {
-        const diff = rows[r * d + j]! - y[j]!;
-        dist += diff * diff;
-      }
-      const w = 1 / Math.max(Math.sqrt(dist), 1e-8);
-      wsum += w;
-      for (let j = 0; j < d; j++) next[j] += w * rows[r * d + j]!;
-    }
-    let shift = 0;
-    for (let j = 0; j < d; j++) {
-      const v = next[j]! / wsum;
-      shift += (v - y[j]!) ** 2;
-      y[j] = v;
-    }
-    if (shift < 1e-12) break;
-  }
-  return Float32Array.from(y);
-}
-
-/** Mean of the rows. */
-export function rowMean(rows: Float32Array, n: number, d: number): Float32Array {
-  const m = new Float64Array(d);
-  for (let r = 0; r < n; r++) for (let j = 0; j < d; j++) m[j] += rows[r * d + j]!;
-  return Float32Array.from(m, (v) => v / Math.max(n, 1));
-}
-
-/**
- * Fresh parameters for a recipe, drawn from streams keyed by the run's seed. `sample` (already scaled
- * inputs, [sampleRows, dIn]) is used by the topk recipe's b_dec initialisation.
- */
-export function initialiseParams(config: SAETrainConfig, sample: Float32Array, sampleRows: number): SAEParams {
-  const { dIn, dSae, seed } = config;
-  const p = allocateParams(dIn, dSae);
-  if (config.recipe === "topk") {
-    Rng.stream(seed, "sae/init/W_dec").fillNormal(p.wDec);
-    normaliseRows(p.wDec, dSae, dIn);
-    p.wEnc.set(p.wDec); // W_enc = W_decᵀ (both stored latent-major)
-    if (config.decoderBiasInit === "geometric-median") p.bDec.set(geometricMedian(sample, sampleRows, dIn));
-    else if (config.decoderBiasInit === "mean") p.bDec.set(rowMean(sample, sampleRows, dIn));
-  } else {
-    // PyTorch nn.Linear(d_in, d_sae) default init: weight and bias ~ U(−1/√fan_in, 1/√fan_in).
-    const bound = 1 / Math.sqrt(dIn);
-    Rng.stream(seed, "sae/init/W_enc").fillUniform(p.wEnc, -bound, bound);
-    Rng.stream(seed, "sae/init/b_enc").fillUniform(p.bEnc, -bound, bound);
-    p.wDec.set(p.wEnc); // decoder.weight = encoder.weightᵀ
-  }
-  return p;
+  /** Subtract b_dec before encoding (SAELens apply_b_dec_to_input). Default: the recipe's rule. */
+  applyDecoderBiasToInput?: boolean;
+  /** Per-row input normalisation (default "none"). */
+  rowNormalization?: RowNormalization;
 }
 
 export interface SparseCode {
   rows: number;
+  /** Entries per row: k for Top-K; for variable-width architectures the largest number of active latents in a row (shorter rows are padded with value-0 entries at latents that are not active). */
   k: number;
-  /** Latent ids of the k kept entries per row, in descending order of pre-activation. */
+  /** Latent ids per row, in descending order of activation (padding last); distinct within a row. */
   indices: Int32Array;
-  /** Their activations (after the recipe's non-linearity). */
+  /** Their activations (after the architecture's non-linearity). */
   values: Float32Array;
+  /** Per-row normalisation's inverse, when the SAE has one: raw reconstruction = decode · rowScale + rowShift. */
+  rowScale?: Float32Array;
+  rowShift?: Float32Array;
 }
 
-/** Pre-activations [rows, dSae] for (already scaled) inputs: W_enc·(x − b_dec) + b_enc, or W_enc·x + b_enc. */
+export function architectureOf(recipe: Recipe) {
+  const arch = ARCHITECTURES[recipe];
+  if (!arch) throw new Error(`unknown SAE recipe "${String(recipe)}"`);
+  return arch;
+}
+
+export function subtractsDecoderBias(sae: SAE): boolean {
+  return sae.applyDecoderBiasToInput ?? architectureOf(sae.recipe).subtractDecoderBias;
+}
+
+/** Apply a per-row normalisation in place; returns the inverse map (scale, shift per row). */
+function normaliseRowsForEncoding(x: Float32Array, rows: number, d: number, mode: RowNormalization): { scale: Float32Array; shift: Float32Array } | null {
+  if (mode === "none") return null;
+  const scale = new Float32Array(rows), shift = new Float32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    const o = r * d;
+    if (mode === "constant_norm_rescale") {
+      let s = 0;
+      for (let c = 0; c < d; c++) s += x[o + c]! * x[o + c]!;
+      const coeff = Math.fround(Math.sqrt(d) / Math.sqrt(s));
+      for (let c = 0; c < d; c++) x[o + c] *= coeff;
+      scale[r] = 1 / coeff;
+    } else {
+      let mu = 0;
+      for (let c = 0; c < d; c++) mu += x[o + c]!;
+      mu /= d;
+      let v = 0;
+      for (let c = 0; c < d; c++) v += (x[o + c]! - mu) ** 2;
+      const std = Math.sqrt(v / (d - 1));
+      for (let c = 0; c < d; c++) x[o + c] = (x[o + c]! - mu) / (std + 1e-5);
+      scale[r] = std;
+      shift[r] = mu;
+    }
+  }
+  return { scale, shift };
+}
+
+/**
+ * Pre-activations [rows, d_sae] for (already scaled and normalised) inputs: x̃·W_encᵀ (+ b_enc), where
+ * x̃ = x − b_dec when the SAE subtracts its decoder bias.
+ */
 export function preActivations(sae: SAE, x: Float32Array, rows: number, out = new Float32Array(rows * sae.params.dSae)): Float32Array {
   const { dIn, dSae, wEnc, bEnc, bDec } = sae.params;
   let input = x;
-  if (sae.recipe === "topk") {
+  if (subtractsDecoderBias(sae)) {
     input = new Float32Array(rows * dIn);
     for (let r = 0; r < rows; r++) for (let j = 0; j < dIn; j++) input[r * dIn + j] = x[r * dIn + j]! - bDec[j]!;
   }
-  for (let r = 0; r < rows; r++) out.set(bEnc, r * dSae);
-  matmul({ a: input, b: wEnc, c: out, m: rows, n: dSae, k: dIn, transB: true, accumulate: true });
+  matmul({ a: input, b: wEnc, c: out, m: rows, n: dSae, k: dIn, transB: true });
+  // The bias after the product, as the training step adds it.
+  if (architectureOf(sae.recipe).encoderBias) for (let r = 0; r < rows; r++) for (let j = 0; j < dSae; j++) out[r * dSae + j] += bEnc[j]!;
   return out;
 }
 
-/** Encode raw activations (the input scale is applied here). */
+/** Encode raw activations (the input scale and any per-row normalisation are applied here). */
 export function encode(sae: SAE, x: Float32Array, rows: number): SparseCode {
-  const { dIn, dSae } = sae.params;
-  const scaled = sae.inputScale === 1 ? x : x.map((v) => v * sae.inputScale);
-  if (scaled.length !== rows * dIn) throw new Error(`encode: ${scaled.length} values for ${rows} rows of d_in ${dIn}`);
-  const pre = preActivations(sae, scaled, rows);
-  const indices = new Int32Array(rows * sae.k);
-  const values = new Float32Array(rows * sae.k);
-  topkRows(pre, rows, dSae, sae.k, values, indices);
-  if (sae.recipe === "topk") for (let i = 0; i < values.length; i++) values[i] = Math.max(values[i]!, 0);
-  return { rows, k: sae.k, indices, values };
+  const { dIn } = sae.params;
+  if (x.length !== rows * dIn) throw new Error(`encode: ${x.length} values for ${rows} rows of d_in ${dIn}`);
+  const arch = architectureOf(sae.recipe);
+  if (arch.sparsity === "topk" && !(sae.k >= 1)) throw new Error(`encode: this ${sae.recipe} SAE has no k (it was loaded without k, for its decoder only); load it with k`);
+  const mode = sae.rowNormalization ?? "none";
+  const scaled = sae.inputScale === 1 && mode === "none" ? x : x.map((v) => v * sae.inputScale);
+  const inverse = normaliseRowsForEncoding(scaled, rows, dIn, mode);
+  const code = arch.encodeRows(sae, preActivations(sae, scaled, rows), rows);
+  if (inverse) {
+    code.rowScale = inverse.scale;
+    code.rowShift = inverse.shift;
+  }
+  return code;
 }
 
-/** Reconstruct (in the scaled input space) from a sparse code: b_dec + Σ z_j·W_dec[j]. */
+/** Reconstruct from a sparse code, in the space the SAE encodes (scaled, normalised): b_dec + Σ z_j·W_dec[j]. */
 export function decode(sae: SAE, code: SparseCode): Float32Array {
   const { dIn, wDec, bDec } = sae.params;
   const out = new Float32Array(code.rows * dIn);
@@ -165,7 +133,24 @@ export function decode(sae: SAE, code: SparseCode): Float32Array {
   return out;
 }
 
-/** Whether a kept entry counts as the latent firing: positive for topk (after ReLU), selected for seed-report. */
+/** Reconstruct raw activations: decode, then undo the per-row normalisation and the input scale. */
+export function reconstruct(sae: SAE, x: Float32Array, rows: number): Float32Array {
+  const code = encode(sae, x, rows);
+  const out = decode(sae, code);
+  const d = sae.params.dIn;
+  for (let r = 0; r < rows; r++) {
+    const s = (code.rowScale?.[r] ?? 1) / sae.inputScale, t = (code.rowShift?.[r] ?? 0) / sae.inputScale;
+    for (let c = 0; c < d; c++) out[r * d + c] = out[r * d + c]! * s + t;
+  }
+  return out;
+}
+
+/** Whether a kept entry counts as the latent firing: positive, except for seed-report (every selected entry). */
 export function fires(recipe: Recipe, value: number): boolean {
-  return recipe === "topk" ? value > 0 : true;
+  return architectureOf(recipe).fires(value);
+}
+
+/** Fresh training parameters for a recipe (its module's initialisation); `sample` holds already scaled inputs. */
+export function initialiseParams(config: SAETrainConfig, sample: Float32Array, sampleRows: number): SAEParams {
+  return architectureOf(config.recipe).init(config, sample, sampleRows);
 }

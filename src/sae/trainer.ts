@@ -1,15 +1,29 @@
 /**
- * The training loop: epochs of shuffled mini-batches, dead-latent bookkeeping for AuxK, a history per epoch,
- * divergence detection, and resumable checkpoints. Every random number comes from streams keyed by the run's
- * seed — the initialisation streams in sae.ts and one shuffle stream per epoch — so a run resumed from any
- * checkpoint, or repeated, produces bit-identical weights.
+ * The training loop, shared by every architecture: epochs of shuffled mini-batches, dead-latent bookkeeping for
+ * AuxK, the sparsity coefficient's schedule (./sparsity_control.ts), a history per epoch, divergence detection,
+ * and resumable checkpoints. Every random number comes from streams keyed by the run's seed — the
+ * initialisation streams and one shuffle stream per epoch — so a run resumed from any checkpoint, or repeated,
+ * produces bit-identical weights.
+ *
+ * Divergence: a step whose loss or FVU is not finite, whose FVU exceeds DIVERGENCE_FVU (1000: a reconstruction
+ * error a thousand times the batch's variance; predicting the batch mean gives 1, a fresh SAE of any recipe here
+ * starts between 0.5 and ~10), or which ends a run of DIVERGENCE_PATIENCE (50) consecutive steps with FVU above
+ * SUSTAINED_FVU (10) stops the run with a DivergenceError. No checkpoint is written while the last step's FVU
+ * is above SUSTAINED_FVU, so the one on disk is the last good state; the caller does not mark the run complete.
  */
 import { Rng } from "../tensor/rng.ts";
 import type { SAETrainConfig } from "./config.ts";
 import { validateTrainConfig } from "./config.ts";
-import { initialiseParams, type SAE, type SAEParams } from "./sae.ts";
+import { architectureOf, initialiseParams, type SAE } from "./sae.ts";
+import { cloneParams, namedTensors, type SAEParams } from "./params.ts";
 import { lossAndGradients, applyUpdate, OptimizerState, StepWorkspace, type StepStats } from "./train_step.ts";
+import { DivergedForward } from "./step.ts";
+import { initialControl, coefficientAt, updateControl, type SparsityControlState } from "./sparsity_control.ts";
 import type { RowSource } from "../data/rows.ts";
+
+export const DIVERGENCE_FVU = 1000;
+export const SUSTAINED_FVU = 10;
+export const DIVERGENCE_PATIENCE = 50;
 
 export interface HistoryEntry {
   epoch: number;
@@ -23,6 +37,11 @@ export interface HistoryEntry {
   /** Fraction of latents dead for AuxK (not fired within deadAfterTokens) at the end of the epoch. */
   deadFraction: number;
   tokensPerSecond: number;
+  /** Penalty recipes: the target L0 (k) and the sparsity coefficient λ at the end of the epoch. */
+  targetL0?: number;
+  sparsityCoefficient?: number;
+  /** Mean sparsity penalty (before λ) over the epoch's rows. */
+  sparsityLoss?: number;
 }
 
 /** Everything needed to continue a run exactly where it stopped. */
@@ -38,8 +57,27 @@ export interface TrainingState {
   tokensSinceFired: Float64Array;
   history: HistoryEntry[];
   /** Running sums for the current epoch's history entry. */
-  epochSums: { rows: number; loss: number; fvu: number; mse: number; auxLoss: number; l0: number; seconds: number };
+  epochSums: EpochSums;
+  /** The architecture's training buffers (BatchTopK's running threshold). */
+  buffers: Record<string, number>;
+  /** The sparsity coefficient's controller (penalty recipes). */
+  control: SparsityControlState;
+  /** Consecutive steps so far with FVU above SUSTAINED_FVU. */
+  badSteps: number;
 }
+
+export interface EpochSums {
+  rows: number;
+  loss: number;
+  fvu: number;
+  mse: number;
+  auxLoss: number;
+  l0: number;
+  sparsityLoss: number;
+  seconds: number;
+}
+
+const emptySums = (): EpochSums => ({ rows: 0, loss: 0, fvu: 0, mse: 0, auxLoss: 0, l0: 0, sparsityLoss: 0, seconds: 0 });
 
 export interface CheckpointStore {
   save(state: TrainingState): void;
@@ -102,17 +140,21 @@ function freshState(config: SAETrainConfig, data: RowSource): TrainingState {
   const sample = new Float32Array(sampleRows * config.dIn);
   for (let i = 0; i < sampleRows; i++) data.copyRow(order[i]!, sample, i * config.dIn);
   if (inputScale !== 1) for (let i = 0; i < sample.length; i++) sample[i] *= inputScale;
+  const arch = architectureOf(config.recipe);
   return {
     config,
     params: initialiseParams(config, sample, sampleRows),
-    optimizer: new OptimizerState(config.dIn, config.dSae),
+    optimizer: new OptimizerState(config.dIn, config.dSae, arch.extraParams.map((e) => e.name)),
     inputScale,
     epoch: 0,
     stepInEpoch: 0,
     tokensSeen: 0,
     tokensSinceFired: new Float64Array(config.dSae),
     history: [],
-    epochSums: { rows: 0, loss: 0, fvu: 0, mse: 0, auxLoss: 0, l0: 0, seconds: 0 },
+    epochSums: emptySums(),
+    buffers: { ...arch.buffers },
+    control: initialControl(config),
+    badSteps: 0,
   };
 }
 
@@ -121,7 +163,7 @@ function sameConfig(a: SAETrainConfig, b: SAETrainConfig): boolean {
 }
 
 function assertFinite(params: SAEParams, where: string): void {
-  for (const [name, arr] of Object.entries({ W_enc: params.wEnc, b_enc: params.bEnc, W_dec: params.wDec, b_dec: params.bDec })) {
+  for (const [name, arr] of namedTensors(params)) {
     for (let i = 0; i < arr.length; i++) {
       if (!Number.isFinite(arr[i]!)) throw new DivergenceError(`SAE training diverged ${where}: ${name}[${i}] is ${arr[i]}`);
     }
@@ -146,7 +188,10 @@ export function trainSAE(options: TrainOptions): TrainResult {
   const dead = new Uint8Array(config.dSae);
   const fired = new Uint8Array(config.dSae);
   const totalTokens = epochs * data.rows;
+  const totalSteps = epochs * stepsPerEpoch;
+  const arch = architectureOf(config.recipe);
   let stepsThisCall = 0;
+  const diverged = (step: number, why: string) => new DivergenceError(`SAE training diverged at step ${step} (epoch ${state!.epoch + 1}): ${why}. The last good checkpoint stays on disk; try a lower learning rate.`);
 
   for (; state.epoch < epochs; state.epoch++, state.stepInEpoch = 0) {
     const order = epochPermutation(config.seed, state.epoch, data.rows);
@@ -165,17 +210,22 @@ export function trainSAE(options: TrainOptions): TrainResult {
       for (let j = 0; j < config.dSae; j++) dead[j] = state.tokensSinceFired[j]! >= config.deadAfterTokens ? 1 : 0;
       fired.fill(0);
       const t0 = performance.now();
+      const step = state.optimizer.step + 1;
       let stats: StepStats;
+      const coefficient = coefficientAt(config, state.control, step, totalSteps);
       try {
-        stats = lossAndGradients(state.params, config, ws, batch, rows, dead, fired);
+        stats = lossAndGradients(state.params, config, ws, batch, rows, dead, fired, { coefficient, buffers: state.buffers });
       } catch (e) {
-        if (e instanceof RangeError) throw new DivergenceError(`SAE training diverged at step ${state.optimizer.step + 1} (epoch ${state.epoch + 1}): ${e.message}. The last good checkpoint stays on disk.`);
+        if (e instanceof DivergedForward) throw diverged(step, e.message);
         throw e;
       }
-      if (!Number.isFinite(stats.loss)) {
-        throw new DivergenceError(`SAE training diverged at step ${state.optimizer.step + 1} (epoch ${state.epoch + 1}): loss is ${stats.loss}. The last good checkpoint stays on disk; try a lower learning rate.`);
-      }
+      if (!Number.isFinite(stats.loss) || !Number.isFinite(stats.fvu)) throw diverged(step, `loss is ${stats.loss}, FVU ${stats.fvu}`);
+      if (stats.fvu > DIVERGENCE_FVU) throw diverged(step, `FVU ${stats.fvu.toPrecision(3)} exceeds ${DIVERGENCE_FVU} (the reconstruction error is over a thousand times the batch's variance)`);
+      state.badSteps = stats.fvu > SUSTAINED_FVU ? state.badSteps + 1 : 0;
+      if (state.badSteps >= DIVERGENCE_PATIENCE) throw diverged(step, `FVU has stayed above ${SUSTAINED_FVU} for ${DIVERGENCE_PATIENCE} steps (now ${stats.fvu.toPrecision(3)})`);
       applyUpdate(state.params, config, ws, state.optimizer);
+      const move = updateControl(config, state.control, step, totalSteps, stats.l0);
+      if (move !== null) arch.steerSparsity?.(state.params, move);
       const seconds = (performance.now() - t0) / 1000;
       for (let j = 0; j < config.dSae; j++) state.tokensSinceFired[j] = fired[j] ? 0 : state.tokensSinceFired[j]! + rows;
       state.tokensSeen += rows;
@@ -183,12 +233,12 @@ export function trainSAE(options: TrainOptions): TrainResult {
       stepsThisCall++;
       const s = state.epochSums;
       s.rows += rows; s.loss += stats.loss * rows; s.fvu += stats.fvu * rows; s.mse += stats.mse * rows;
-      s.auxLoss += stats.auxLoss * rows; s.l0 += stats.l0 * rows; s.seconds += seconds;
+      s.auxLoss += stats.auxLoss * rows; s.l0 += stats.l0 * rows; s.sparsityLoss += stats.sparsityLoss * rows; s.seconds += seconds;
       options.onProgress?.({
         epoch: state.epoch, epochs, step: state.stepInEpoch, stepsPerEpoch, tokensSeen: state.tokensSeen, totalTokens,
         stats, tokensPerSecond: rows / Math.max(seconds, 1e-9),
       });
-      if (config.checkpointEvery > 0 && state.optimizer.step % config.checkpointEvery === 0 && state.stepInEpoch < stepsPerEpoch) {
+      if (config.checkpointEvery > 0 && state.optimizer.step % config.checkpointEvery === 0 && state.stepInEpoch < stepsPerEpoch && state.badSteps === 0) {
         assertFinite(state.params, `at step ${state.optimizer.step}`);
         checkpoints?.save(state);
       }
@@ -201,9 +251,12 @@ export function trainSAE(options: TrainOptions): TrainResult {
       epoch: state.epoch + 1, step: state.optimizer.step, tokens: state.tokensSeen,
       loss: s.loss / s.rows, fvu: s.fvu / s.rows, mse: s.mse / s.rows, auxLoss: s.auxLoss / s.rows, l0: s.l0 / s.rows,
       deadFraction: deadCount / config.dSae, tokensPerSecond: s.rows / Math.max(s.seconds, 1e-9),
+      ...(config.sparsityControl !== "none" ? {
+        targetL0: config.k, sparsityCoefficient: coefficientAt(config, state.control, state.optimizer.step, totalSteps), sparsityLoss: s.sparsityLoss / s.rows,
+      } : {}),
     });
-    state.epochSums = { rows: 0, loss: 0, fvu: 0, mse: 0, auxLoss: 0, l0: 0, seconds: 0 };
-    if (state.epoch + 1 < epochs) {
+    state.epochSums = emptySums();
+    if (state.epoch + 1 < epochs && state.badSteps === 0) {
       // Save the state as of the start of the next epoch.
       const next = { ...state, epoch: state.epoch + 1, stepInEpoch: 0 };
       checkpoints?.save(next);
@@ -213,7 +266,9 @@ export function trainSAE(options: TrainOptions): TrainResult {
 }
 
 function toSAE(state: TrainingState): SAE {
-  return { recipe: state.config.recipe, k: state.config.k, params: state.params, inputScale: state.inputScale };
+  const arch = architectureOf(state.config.recipe);
+  const params = arch.inferenceParams?.(state.params, state.buffers) ?? state.params;
+  return { recipe: state.config.recipe, k: state.config.k, params, inputScale: state.inputScale };
 }
 
 /** A deep copy of a training state (checkpoints must not alias the arrays training keeps mutating). */
@@ -221,18 +276,21 @@ export function cloneTrainingState(s: TrainingState): TrainingState {
   const p = s.params;
   const opt = new OptimizerState(p.dIn, p.dSae);
   opt.step = s.optimizer.step;
-  for (const key of ["wEnc", "bEnc", "wDec", "bDec"] as const) {
-    opt[key].m.set(s.optimizer[key].m);
-    opt[key].v.set(s.optimizer[key].v);
+  for (const [name, t] of namedTensors(p)) {
+    const from = s.optimizer.stateFor(name, t.length), to = opt.stateFor(name, t.length);
+    to.m.set(from.m);
+    to.v.set(from.v);
   }
   return {
     ...s,
-    config: { ...s.config },
-    params: { dIn: p.dIn, dSae: p.dSae, wEnc: p.wEnc.slice(), bEnc: p.bEnc.slice(), wDec: p.wDec.slice(), bDec: p.bDec.slice() },
+    config: { ...s.config, matryoshkaWidths: [...s.config.matryoshkaWidths] },
+    params: cloneParams(p),
     optimizer: opt,
     tokensSinceFired: s.tokensSinceFired.slice(),
     history: s.history.map((h) => ({ ...h })),
     epochSums: { ...s.epochSums },
+    buffers: { ...s.buffers },
+    control: { ...s.control },
   };
 }
 

@@ -17,13 +17,17 @@ Keys:
                                      the plain forward of gpt2_reference.py (causal mask, no padding mask).
   gpt2.forward.full.tokens_per_s     same, all 12 blocks + ln_f + logits [32, 64, 50257].
   sae.train.<recipe>.n<N>.k<K>.b<B>.rows_per_s
-                                     training steps of sae_torch.TorchSAE (dense: full encoder matmul, topk,
-                                     dense scatter + decoder matmul, autograd, Adam; topk recipe also projection
-                                     + renormalisation), d_in 768, random N(0,1) input batch of B rows, rows per
-                                     second = B / median step time. A fresh SAE has no dead latents, so AuxK is
-                                     not evaluated (as at the start of a real run).
-      Full: recipes topk and seed-report x n in {128, 512, 2048, 8192, 32768} x k in {8, 32} x B in {4096, 64}.
-      Quick: both recipes x n in {512, 2048} x k 32 x B in {4096, 64}.
+                                     training steps of sae_torch.TorchSAE (dense: full encoder matmul, the
+                                     recipe's activation, dense decoder matmul, autograd, Adam; projection,
+                                     clipping, renormalisation as the recipe says), d_in 768, random N(0,1) input
+                                     batch of B rows, rows per second = B / median step time. A fresh SAE has no
+                                     dead latents, so AuxK is not evaluated (as at the start of a real run).
+      Full: topk and seed-report x n in {128, 512, 2048, 8192, 32768} x k in {8, 32} x B in {4096, 64};
+            relu-l1, jumprelu, batchtopk, matryoshka-batchtopk, gated x n in {512, 2048, 8192} x k 32 x B 4096.
+      Quick: every recipe x n in {512, 2048} x k 32 x B 4096 (and B 64 for topk and seed-report).
+  sae.train.<recipe>.n<N>.k<K>.b<B>.t1.rows_per_s
+                                     the same on ONE thread (torch.set_num_threads(1)): a sweep's worker
+                                     processes run one thread each. Every recipe at n 2048 (full: and 8192), B 4096.
   peak_rss_mb (ru_maxrss), torch.version, torch.threads, torch.blas, loadavg.start / loadavg.end (1-minute
   load average of the machine, to show whether other work was running).
 """
@@ -32,6 +36,7 @@ import json
 import os
 import resource
 import statistics
+import subprocess
 import sys
 import time
 
@@ -111,22 +116,48 @@ def bench_gpt2(quick, min_time):
     return out
 
 
-def bench_sae(quick, min_time):
-    out = {}
-    d_in = 768
-    ns, ks = ([512, 2048], [32]) if quick else ([128, 512, 2048, 8192, 32768], [8, 32])
-    g = torch.Generator().manual_seed(0)
+NEW_RECIPES = ("relu-l1", "jumprelu", "batchtopk", "matryoshka-batchtopk", "gated")
+
+
+def sae_cases(quick):
+    """(recipe, n, k, batch, threads) to time; the same list as bench/models.ts."""
+    cases = []
     for recipe in ("topk", "seed-report"):
         for batch in (4096, 64):
-            x = torch.randn(batch, d_in, generator=g)
-            for n in ns:
-                for k in ks:
-                    sae = TorchSAE(recipe, d_in, n, k, seed=0, dead_after_tokens=1 << 62)
-                    s = median_seconds(lambda: sae.step(x), min_time)
-                    key = f"sae.train.{recipe}.n{n}.k{k}.b{batch}.rows_per_s"
-                    out[key] = round(batch / s, 1)
-                    log(f"  {key}: {out[key]}")
-                    del sae
+            for n in ([512, 2048] if quick else [128, 512, 2048, 8192, 32768]):
+                for k in ([32] if quick else [8, 32]):
+                    cases.append((recipe, n, k, batch, None))
+    for recipe in NEW_RECIPES:
+        for n in ([512, 2048] if quick else [512, 2048, 8192]):
+            cases.append((recipe, n, 32, 4096, None))
+    for recipe in ("topk", "seed-report") + NEW_RECIPES:
+        for n in ([2048] if quick else [2048, 8192]):
+            cases.append((recipe, n, 32, 4096, 1))
+    return cases
+
+
+def bench_sae(quick, min_time, one_thread=False):
+    """The multi-threaded cases here; the one-thread cases in a child process started with OPENBLAS_NUM_THREADS=1
+    and OMP_NUM_THREADS=1 (torch.set_num_threads alone does not reach the BLAS library of Debian's torch)."""
+    out = {}
+    d_in = 768
+    g = torch.Generator().manual_seed(0)
+    inputs = {}
+    for recipe, n, k, batch, threads in sae_cases(quick):
+        if (threads == 1) != one_thread:
+            continue
+        x = inputs.setdefault(batch, torch.randn(batch, d_in, generator=g))
+        sae = TorchSAE(recipe, d_in, n, k, seed=0, dead_after_tokens=1 << 62)
+        s = median_seconds(lambda: sae.step(x), min_time)
+        key = f"sae.train.{recipe}.n{n}.k{k}.b{batch}{'.t1' if threads == 1 else ''}.rows_per_s"
+        out[key] = round(batch / s, 1)
+        log(f"  {key}: {out[key]}")
+        del sae
+    if not one_thread:
+        env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+        args = [sys.executable, os.path.abspath(__file__), "--only", "sae1", "--threads", "1"] + (["--quick"] if quick else [])
+        child = json.loads(subprocess.run(args, env=env, check=True, capture_output=True, text=True).stdout)
+        out.update({k: v for k, v in child.items() if k.startswith("sae.train.")})
     return out
 
 
@@ -140,10 +171,11 @@ def blas_name():
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer shapes and shorter timing")
-    ap.add_argument("--only", default="matmul,gpt2,sae", help="comma-separated sections: matmul, gpt2, sae")
+    ap.add_argument("--only", default="matmul,gpt2,sae", help="comma-separated sections: matmul, gpt2, sae (sae1: only the one-thread SAE cases)")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
-    sections = {"matmul": bench_matmul, "gpt2": bench_gpt2, "sae": bench_sae}
+    sections = {"matmul": bench_matmul, "gpt2": bench_gpt2, "sae": bench_sae,
+                "sae1": lambda quick, min_time: bench_sae(quick, min_time, one_thread=True)}
     wanted = [s for s in a.only.split(",") if s]
     bad = [s for s in wanted if s not in sections]
     if bad or not wanted:

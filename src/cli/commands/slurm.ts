@@ -3,6 +3,7 @@ import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Command } from "../command.ts";
+import { defaultTrainConfig } from "../../sae/config.ts";
 import { UsageError, type FlagSpec } from "../args.ts";
 import { applyThreads, threadCount } from "../threads.ts";
 import { currentCliEntry } from "../study/run_pool.ts";
@@ -48,7 +49,8 @@ function memoryFor(spec: SweepSpec, config: GPT2Config, processes: number): { ca
   const rows = (spec.maxTokens * spec.seqLen) / (spec.seqLen - 1);
   const hookRows = rows * config.nEmbd * 4;
   const hooks = new Set(spec.conditions.map((c) => c.layer)).size;
-  const run = Math.max(...spec.conditions.map((c) => runMemoryBytes(c, config.nEmbd, Math.min(spec.batchSize ?? (c.recipe === "seed-report" ? 64 : 4096), rows))));
+  const batchOf = (c: SweepSpec["conditions"][number]) => spec.batchSize ?? defaultTrainConfig(c.recipe, { dIn: config.nEmbd, dSae: c.features, k: c.k, seed: 0 }).batchSize;
+  const run = Math.max(...spec.conditions.map((c) => runMemoryBytes(c, config.nEmbd, Math.min(batchOf(c), rows))));
   return {
     cache: roundMiB(node + model + 65_536 * config.nEmbd * 4 * (hooks + 1) + 16 * spec.seqLen * config.nEmbd * 4 * 24),
     train: roundMiB(node + model + processes * (node + hookRows + run)),

@@ -8,7 +8,7 @@ import { loadModel } from "../../gpt2/loader.ts";
 import { loadCorpus } from "../../data/corpus.ts";
 import { buildActivationCache, loadActivationCache } from "../../data/activation_cache.ts";
 import { RECIPES, type Recipe } from "../../sae/config.ts";
-import { loadSAE } from "../../sae/io.ts";
+import { loadDecoder, loadSAE } from "../../sae/io.ts";
 import { alignDictionaries, MATCH_MODES, type MatchMode } from "../../match/align.ts";
 import { createProgress } from "../progress.ts";
 import { runDir } from "../study/run_one.ts";
@@ -79,7 +79,7 @@ export const trainCommand: Command = {
     const windowing = m.windowing as { mode?: string; maxTokens?: number };
     // The cache says how its rows were made; the flags say how to train on them. Together, a one-run sweep.
     const spec = validateSpec({
-      name: "train", model: m.model.label, corpus: m.corpus.name, windowing: windowing.mode === "faithful" ? "faithful" : "standard",
+      name: "train", model: m.model.name, corpus: m.corpus.name, windowing: windowing.mode === "faithful" ? "faithful" : "standard",
       seqLen: m.seqLen, maxTokens: windowing.maxTokens ?? m.realTokens, includeSpecial: Boolean(flags["include-special"]), residual: m.residual,
       hookTemplate: hook.replace(/^blocks\.\d+\./, "blocks.{layer}."), conditions: [condition], seeds: [flags.seed as number], epochs: flags.epochs as number,
       ...(flags["batch-size"] !== undefined ? { batchSize: flags["batch-size"] as number } : {}), ...(flags.lr !== undefined ? { lr: flags.lr as number } : {}),
@@ -117,7 +117,7 @@ export const matchCommand: Command = {
   flags: {
     mode: { type: "string", choices: MATCH_MODES, description: "which features to match, and by what", default: "full" },
     json: { type: "boolean", description: "JSON output" },
-    k: { type: "int", min: 1, description: "k for seed-platform files without a config" },
+    k: { type: "int", min: 1, description: "--mode activation: k for TopK files that carry none (seed-platform files)" },
     threshold: { type: "number", above: -1, max: 1, description: "extra 'survives' threshold on matched cosine", default: 0.9 },
     acts: { type: "string", description: "activation cache for --mode activation (held-out tokens)" },
     hook: { type: "string", description: "hook in --acts" },
@@ -127,7 +127,11 @@ export const matchCommand: Command = {
     if (positionals.length !== 2) throw new UsageError("give exactly two SAE directories: match A B");
     const mode = flags.mode as MatchMode;
     if (!MATCH_MODES.includes(mode)) throw new UsageError(`--mode must be one of ${MATCH_MODES.join(", ")}`);
-    const [a, b] = positionals.map((p) => ({ dir: p, loaded: loadSAE(saeDir(p), flags.k as number | undefined), live: liveMaskFor(saeDir(p)) }));
+    // Matching directions needs only the decoder (any architecture, no k); activation matching runs the SAEs, so it
+    // needs each one whole (and k for a TopK file that does not carry it).
+    const load = (dir: string) => (mode === "activation" ? loadSAE(dir, flags.k !== undefined ? { k: flags.k as number } : {}) : loadDecoder(dir));
+    if (mode !== "activation" && flags.k !== undefined) throw new UsageError("--k is for --mode activation (running TopK SAEs whose files carry no k); matching directions needs no k");
+    const [a, b] = positionals.map((p) => ({ dir: p, loaded: load(saeDir(p)), live: liveMaskFor(saeDir(p)) }));
     const dictFor = (x: typeof a) => ({ decoder: x!.loaded.sae.params.wDec, n: x!.loaded.sae.params.dSae, d: x!.loaded.sae.params.dIn, live: x!.live });
     const A = dictFor(a), B = dictFor(b);
     if (mode === "live-only" && (!A.live || !B.live)) throw new UsageError("live-only needs feature_analysis.json beside each SAE (run directories from `train` or `sweep` have it)");

@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node
 import { totalmem } from "node:os";
 import { join } from "node:path";
 import { loadModel, type LoadedModel } from "../../gpt2/loader.ts";
+import { defaultTrainConfig } from "../../sae/config.ts";
 import type { GPT2Config } from "../../gpt2/config.ts";
 import { loadCorpus, type Corpus } from "../../data/corpus.ts";
 import { makeWindows, faithfulSeedStudyWindows, selectTrainingRows, describeRow, type TokenWindows, KIND_REAL } from "../../data/windows.ts";
@@ -146,7 +147,7 @@ export function checkSpecAgainstModel(spec: SweepSpec, config: GPT2Config, memor
   }
   if (spec.seqLen > config.nPositions) fail(`seq-len ${spec.seqLen} exceeds the model's ${config.nPositions} positions`);
   for (const c of spec.conditions) {
-    const batch = spec.batchSize ?? (c.recipe === "seed-report" ? 64 : 4096);
+    const batch = defaultTrainConfig(c.recipe, { dIn: config.nEmbd, dSae: c.features, k: c.k, seed: 0 }, spec.batchSize !== undefined ? { batchSize: spec.batchSize } : {}).batchSize;
     const bytes = runMemoryBytes(c, config.nEmbd, Math.min(batch, spec.maxTokens + spec.maxTokens / (spec.seqLen - 1)));
     if (bytes > 0.8 * memoryBytes) {
       fail(`a dictionary of ${c.features} features × d_in ${config.nEmbd} needs about ${(bytes / 2 ** 30).toFixed(1)} GiB to train (weights, gradients, Adam moments, batch buffers), more than this machine's ${(memoryBytes / 2 ** 30).toFixed(0)} GiB allows; use fewer features or a smaller --batch-size`);

@@ -4,8 +4,8 @@
  */
 import { forward } from "../../gpt2/model.ts";
 import { randomGPT2Weights } from "../../gpt2/random_model.ts";
-import { defaultTrainConfig } from "../../sae/config.ts";
-import { allocateParams } from "../../sae/sae.ts";
+import { architectureOf, initialiseParams } from "../../sae/sae.ts";
+import { trainConfigFor } from "./run_one.ts";
 import { lossAndGradients, applyUpdate, OptimizerState, StepWorkspace } from "../../sae/train_step.ts";
 import { Rng } from "../../tensor/rng.ts";
 import type { SweepSpec } from "./spec.ts";
@@ -73,16 +73,14 @@ export async function estimatePlan(spec: SweepSpec, resources: PlanResources = {
   let perCondition: PlanEstimate["perCondition"];
   try {
     perCondition = spec.conditions.map((c) => {
-      const batch = Math.min(spec.batchSize ?? (c.recipe === "topk" ? 4096 : 64), trainRows);
+      // The run's own configuration and initialisation (penalty recipes start at their target L0, not dense).
+      const cfg = trainConfigFor(spec, c, 0, trainRows, d);
+      const batch = Math.min(cfg.batchSize, trainRows);
       const probeRows = Math.min(batch, 1024);
-      const cfg = defaultTrainConfig(c.recipe, { dIn: d, dSae: c.features, k: c.k, seed: 0 });
-      const p = allocateParams(d, c.features);
-      const rng = Rng.stream(0, "plan");
-      rng.fillNormal(p.wEnc, 0, 0.05);
-      rng.fillNormal(p.wDec, 0, 0.05);
-      const x = rng.fillNormal(new Float32Array(probeRows * d)) as Float32Array;
+      const x = Rng.stream(0, "plan").fillNormal(new Float32Array(probeRows * d)) as Float32Array;
+      const p = initialiseParams(cfg, x, probeRows);
       const ws = new StepWorkspace(cfg, probeRows);
-      const opt = new OptimizerState(d, c.features);
+      const opt = new OptimizerState(d, c.features, architectureOf(c.recipe).extraParams.map((e) => e.name));
       // The forward/backward costs per row; the update (Adam over every parameter) per step, whatever the batch.
       const perProbe = time(() => lossAndGradients(p, cfg, ws, x, probeRows, null), 1);
       const perUpdate = time(() => applyUpdate(p, cfg, ws, opt), 1);

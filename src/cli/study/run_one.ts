@@ -63,12 +63,17 @@ export function runDir(root: string, condition: Condition, seed: number): string
 }
 
 export function trainConfigFor(spec: SweepSpec, condition: Condition, seed: number, rows: number, dIn: number): SAETrainConfig {
-  return defaultTrainConfig(condition.recipe, { dIn, dSae: condition.features, k: condition.k, seed }, {
+  const dims = { dIn, dSae: condition.features, k: condition.k, seed };
+  const overrides = {
     epochs: spec.epochs,
     ...(spec.batchSize !== undefined ? { batchSize: spec.batchSize } : {}),
     ...(spec.lr !== undefined ? { lr: spec.lr } : {}),
-    ...(condition.recipe === "topk" ? { deadAfterTokens: spec.deadAfterTokens ?? rows } : {}),
-  });
+  };
+  const base = defaultTrainConfig(condition.recipe, dims, overrides);
+  // Recipes with AuxK (topk, batchtopk, matryoshka): a latent counts as dead after one epoch of this data without
+  // firing (the recipes' 10M-token default would never trigger in a small study), unless the spec says otherwise.
+  const usesAuxK = base.kAux > 0 && base.auxCoefficient > 0;
+  return usesAuxK ? defaultTrainConfig(condition.recipe, dims, { ...overrides, deadAfterTokens: spec.deadAfterTokens ?? rows }) : base;
 }
 
 export type RunState =
@@ -169,7 +174,8 @@ function trainAndRecord(dir: string, inputs: RunInputs): void {
     realTokens: inputs.realTokens, tokensSeen: result.tokensSeen, seconds,
   };
   saveSAELens(join(dir, "sae"), result.sae, {
-    hookName: hook, modelName: spec.model,
+    hookName: hook, modelName: spec.model, contextSize: spec.seqLen, datasetPath: spec.corpus, prependBos: true,
+    ...(typeof inputs.receipts.model === "string" ? { modelLabel: inputs.receipts.model } : {}),
     extra: { seed, condition: conditionId(condition), config },
   });
   writeJsonAtomic(join(dir, "spec.json"), { sweep: spec.name, condition, seed, hook, config, spec });

@@ -5,7 +5,7 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join, basename } from "node:path";
-import { loadSAE } from "../../sae/io.ts";
+import { loadDecoder } from "../../sae/io.ts";
 import type { FeatureAnalysis } from "../../sae/analysis.ts";
 import { conditionStability, type ConditionStability, type SeedDictionary } from "../../match/stats.ts";
 import { verifyManifest } from "../receipts.ts";
@@ -38,7 +38,7 @@ function readJson<T>(path: string): T {
 export function loadRun(dir: string): LoadedRun {
   const check = verifyManifest(dir);
   if (!check.ok) throw new Error(`${dir} is not a complete run: ${check.problem}; rerun the sweep to finish it`);
-  const { sae } = loadSAE(join(dir, "sae"));
+  const { sae } = loadDecoder(join(dir, "sae"));
   const analysis = readJson<FeatureAnalysis>(join(dir, "feature_analysis.json"));
   const spec = readJson<LoadedRun["spec"] & { seed: number }>(join(dir, "spec.json"));
   return {
