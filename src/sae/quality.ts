@@ -1,0 +1,231 @@
+/**
+ * How good an SAE is, on held-out tokens (not its training rows) — the numbers every SAE library reports beside a
+ * result, so a seed-stability figure is read next to the quality of the SAEs it describes:
+ *
+ *   explained variance  SAELens's formula (sae_lens/evals.py, get_sparsity_and_variance_metrics, as written there):
+ *                       1 − E_t‖x − x̂‖² / (E_t‖x‖² − (E_{t,d} x²)²), over the real tokens
+ *   FVU                 Σ‖x − x̂‖² / Σ‖x − x̄‖² (variance around the mean: the textbook form, and the training loss's)
+ *   L0                  latents firing per token; dead: latents that never fire on these tokens;
+ *   dense               fractions of latents firing on more than 1% and more than 10% of the tokens
+ *   CE-loss score       (CE_zero-ablation − CE_SAE) / (CE_zero-ablation − CE_clean): the reconstruction spliced into
+ *                       the forward pass at its hook, against replacing the hook's activations by zeros
+ *   KL score            (KL_zero − KL_SAE) / KL_zero, with KL(clean ‖ spliced) of the next-token distributions
+ *
+ * As SAELens does it: the SAE's reconstruction replaces the residual at real tokens only (BOS keeps its own), zero
+ * ablation replaces every position, and losses are averaged over predictions made at real tokens of real tokens.
+ *
+ * Splicing is exact and cheap: the forward pass to the hook runs once per hook (baseline), and each SAE's spliced pass
+ * starts at the hook's block from the reconstructed residual (gpt2/model.ts startAt) — a centered (TransformerLens)
+ * reconstruction can be spliced as it is, because blocks read the residual only through layer norms. Log-softmax uses
+ * detExp/detLog, so the numbers are the same on every machine.
+ */
+import { forward, type ResidualConvention } from "../gpt2/model.ts";
+import type { GPT2Weights } from "../gpt2/weights.ts";
+import { detExp } from "../tensor/det_math.ts";
+import { detLog } from "../tensor/rng.ts";
+import { encode, fires, reconstruct, type SAE } from "./sae.ts";
+
+/** Held-out token windows: KIND 0 real token, 1 BOS, 2 padding (data/windows.ts). */
+export interface HeldOutWindows {
+  seqLen: number;
+  nWindows: number;
+  tokens: Int32Array;
+  mask: Uint8Array;
+  kind: Uint8Array;
+}
+
+const REAL = 0;
+
+export interface HookBaseline {
+  hook: string;
+  /** The block whose resid_pre the hook is. */
+  layer: number;
+  windows: HeldOutWindows;
+  residual: ResidualConvention;
+  /** The hook's activations at every position [nWindows·seqLen, d], in the SAE's convention. */
+  activations: Float32Array;
+  /** Positions of real tokens, and the prediction positions (a real token followed by a real token). */
+  realRows: Int32Array;
+  predictRows: Int32Array;
+  /** Clean log-probabilities at the prediction positions [predictRows, vocab]. */
+  cleanLogProbs: Float32Array;
+  ceClean: number;
+  ceZero: number;
+  klZero: number;
+  /** Windows per forward pass (bounds the logits held at once). */
+  batchWindows: number;
+}
+
+export interface QualityMetrics {
+  tokens: number;
+  predictions: number;
+  explainedVariance: number;
+  fvu: number;
+  l0: number;
+  deadFraction: number;
+  /** Fractions of latents firing on more than 1% and more than 10% of the held-out tokens. */
+  denseAbove1Percent: number;
+  denseAbove10Percent: number;
+  ceClean: number;
+  ceWithSae: number;
+  ceZeroAblation: number;
+  ceLossScore: number;
+  klWithSae: number;
+  klZeroAblation: number;
+  klScore: number;
+}
+
+/** blocks.L.hook_resid_pre only: what the study's SAEs read, and where a splice is exact. */
+export function spliceLayer(hook: string): number {
+  const m = /^blocks\.(\d+)\.hook_resid_pre$/.exec(hook);
+  if (!m) throw new Error(`quality metrics splice at blocks.L.hook_resid_pre hooks; ${hook} is not one`);
+  return Number(m[1]);
+}
+
+function positions(w: HeldOutWindows): { realRows: Int32Array; predictRows: Int32Array } {
+  const real: number[] = [], predict: number[] = [];
+  for (let p = 0; p < w.nWindows * w.seqLen; p++) {
+    if (w.kind[p] !== REAL) continue;
+    real.push(p);
+    if (p % w.seqLen < w.seqLen - 1 && w.kind[p + 1] === REAL) predict.push(p);
+  }
+  return { realRows: Int32Array.from(real), predictRows: Int32Array.from(predict) };
+}
+
+/** log-softmax of one row of logits, in float64 with exactly rounded operations. */
+function logSoftmaxRow(logits: Float32Array, offset: number, vocab: number, out: Float64Array): void {
+  let max = -Infinity;
+  for (let v = 0; v < vocab; v++) if (logits[offset + v]! > max) max = logits[offset + v]!;
+  let total = 0;
+  for (let v = 0; v < vocab; v++) total += detExp(logits[offset + v]! - max);
+  const logTotal = detLog(total);
+  for (let v = 0; v < vocab; v++) out[v] = logits[offset + v]! - max - logTotal;
+}
+
+/**
+ * Run the windows from the hook's block with `residualAt(rows)` giving the residual of each batch of windows, and
+ * visit the log-probabilities of every prediction position: visit(index into predictRows, logProbs, target).
+ */
+function eachPrediction(
+  weights: GPT2Weights, base: Pick<HookBaseline, "windows" | "layer" | "predictRows" | "batchWindows">,
+  residualAt: (firstRow: number, rows: number) => Float32Array,
+  visit: (index: number, logProbs: Float64Array, target: number) => void,
+): void {
+  const { windows: w, layer, predictRows } = base;
+  const vocab = weights.config.vocabSize;
+  const row = new Float64Array(vocab);
+  let next = 0;
+  for (let w0 = 0; w0 < w.nWindows; w0 += base.batchWindows) {
+    const nw = Math.min(base.batchWindows, w.nWindows - w0);
+    const first = w0 * w.seqLen, rows = nw * w.seqLen;
+    const out = forward(weights, w.tokens.subarray(first, first + rows), nw, w.seqLen, {
+      logits: "all", attentionMask: w.mask.subarray(first, first + rows), startAt: { layer, residual: residualAt(first, rows) },
+    });
+    while (next < predictRows.length && predictRows[next]! < first + rows) {
+      const p = predictRows[next]!;
+      logSoftmaxRow(out.logits!, (p - first) * vocab, vocab, row);
+      visit(next, row, w.tokens[p + 1]!);
+      next++;
+    }
+  }
+}
+
+/** The hook's activations on the held-out windows, the clean and zero-ablated losses: once per hook and model. */
+export function hookBaseline(weights: GPT2Weights, windows: HeldOutWindows, hook: string, residual: ResidualConvention, batchWindows = 8): HookBaseline {
+  const layer = spliceLayer(hook);
+  const d = weights.config.nEmbd, vocab = weights.config.vocabSize;
+  const { realRows, predictRows } = positions(windows);
+  if (predictRows.length === 0) throw new Error("quality metrics: the held-out windows have no token followed by another to predict");
+  const activations = new Float32Array(windows.nWindows * windows.seqLen * d);
+  for (let w0 = 0; w0 < windows.nWindows; w0 += batchWindows) {
+    const nw = Math.min(batchWindows, windows.nWindows - w0);
+    const first = w0 * windows.seqLen, rows = nw * windows.seqLen;
+    const out = forward(weights, windows.tokens.subarray(first, first + rows), nw, windows.seqLen, { hooks: [hook], residual, attentionMask: windows.mask.subarray(first, first + rows) });
+    activations.set(out.hooks.get(hook)!, first * d);
+  }
+  const base = { windows, layer, predictRows, batchWindows };
+  const cleanLogProbs = new Float32Array(predictRows.length * vocab);
+  let ceClean = 0;
+  eachPrediction(weights, base, (first, rows) => activations.subarray(first * d, (first + rows) * d), (i, lp, target) => {
+    ceClean -= lp[target]!;
+    for (let v = 0; v < vocab; v++) cleanLogProbs[i * vocab + v] = lp[v]!;
+  });
+  const zeros = new Float32Array(batchWindows * windows.seqLen * d);
+  let ceZero = 0, klZero = 0;
+  eachPrediction(weights, base, (_first, rows) => zeros.subarray(0, rows * d), (i, lp, target) => {
+    ceZero -= lp[target]!;
+    klZero += klTerm(cleanLogProbs, i * vocab, lp, vocab);
+  });
+  const n = predictRows.length;
+  return { hook, layer, windows, residual, activations, realRows, predictRows, cleanLogProbs, ceClean: ceClean / n, ceZero: ceZero / n, klZero: klZero / n, batchWindows };
+}
+
+/** KL(p ‖ q) for one position, p given as float32 log-probabilities, q as float64. */
+function klTerm(p: Float32Array, offset: number, q: Float64Array, vocab: number): number {
+  let kl = 0;
+  for (let v = 0; v < vocab; v++) {
+    const lp = p[offset + v]!;
+    kl += detExp(lp) * (lp - q[v]!);
+  }
+  return kl;
+}
+
+/** Every metric of one SAE on a hook's baseline. */
+export function saeQuality(sae: SAE, weights: GPT2Weights, base: HookBaseline): QualityMetrics {
+  const d = weights.config.nEmbd, vocab = weights.config.vocabSize;
+  if (sae.params.dIn !== d) throw new Error(`quality metrics: the SAE reads d_in ${sae.params.dIn}, the model's residual has ${d}`);
+  const T = base.realRows.length;
+  const x = new Float32Array(T * d);
+  base.realRows.forEach((p, t) => x.set(base.activations.subarray(p * d, (p + 1) * d), t * d));
+  const xHat = reconstruct(sae, x, T);
+  // Reconstruction quality (float64 sums).
+  let resid = 0, sumSq = 0;
+  const mean = new Float64Array(d);
+  for (let i = 0; i < T * d; i++) {
+    resid += (x[i]! - xHat[i]!) ** 2;
+    sumSq += x[i]! ** 2;
+    mean[i % d] += x[i]!;
+  }
+  for (let c = 0; c < d; c++) mean[c] /= T;
+  let centred = 0;
+  for (let i = 0; i < T * d; i++) centred += (x[i]! - mean[i % d]!) ** 2;
+  const meanSumSq = sumSq / T, meanSqPerDim = sumSq / (T * d);
+  // Sparsity: firing counts per latent.
+  const code = encode(sae, x, T);
+  const fired = new Float64Array(sae.params.dSae);
+  let active = 0;
+  for (let t = 0; t < T; t++) {
+    for (let s = 0; s < code.k; s++) {
+      const v = code.values[t * code.k + s]!;
+      if (!fires(sae.recipe, v)) continue;
+      fired[code.indices[t * code.k + s]!]!++;
+      active++;
+    }
+  }
+  let dead = 0, dense1 = 0, dense10 = 0;
+  for (const f of fired) {
+    if (f === 0) dead++;
+    if (f > 0.01 * T) dense1++;
+    if (f > 0.1 * T) dense10++;
+  }
+  // Downstream: the reconstruction spliced in at real tokens, the rest of the residual as it was.
+  const spliced = base.activations.slice();
+  base.realRows.forEach((p, t) => spliced.set(xHat.subarray(t * d, (t + 1) * d), p * d));
+  let ce = 0, kl = 0;
+  eachPrediction(weights, base, (first, rows) => spliced.subarray(first * d, (first + rows) * d), (i, lp, target) => {
+    ce -= lp[target]!;
+    kl += klTerm(base.cleanLogProbs, i * vocab, lp, vocab);
+  });
+  const n = base.predictRows.length;
+  const ceWithSae = ce / n, klWithSae = kl / n;
+  const nLat = sae.params.dSae;
+  return {
+    tokens: T, predictions: n,
+    explainedVariance: 1 - (resid / T) / (meanSumSq - meanSqPerDim ** 2),
+    fvu: centred > 0 ? resid / centred : 0,
+    l0: active / T, deadFraction: dead / nLat, denseAbove1Percent: dense1 / nLat, denseAbove10Percent: dense10 / nLat,
+    ceClean: base.ceClean, ceWithSae, ceZeroAblation: base.ceZero,
+    ceLossScore: (base.ceZero - ceWithSae) / (base.ceZero - base.ceClean),
+    klWithSae, klZeroAblation: base.klZero, klScore: (base.klZero - klWithSae) / base.klZero,
+  };
+}
