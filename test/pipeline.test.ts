@@ -27,7 +27,7 @@ function spec(name: string): SweepSpec {
   return {
     name, model: "gpt2", weights, corpus: "brown", windowing: "standard", seqLen: 32, maxTokens: 600, includeSpecial: false,
     residual: "centered", hookTemplate: "blocks.{layer}.hook_resid_pre", conditions: gridConditions([0, 1], [24], [4], ["topk"]),
-    seeds: [1, 2, 3], epochs: 3, batchSize: 64, lr: 1e-3,
+    seeds: [1, 2, 3], epochs: 3, batchSize: 64, lr: 1e-3, evalTokens: 128,
   };
 }
 
@@ -68,6 +68,13 @@ describe("the study pipeline", () => {
     expect(sharedMode.pairs[0]!.shared).toBeGreaterThanOrEqual(0);
     expect(sharedMode.median.value).toBe(mode.median.value); // the decoder matching is the same either way
     expect(renderMarkdown(shared)).toMatch(/\| shared \(enc\+dec > 0\.7\) \| 95% CI \|/);
+    // Quality on held-out tokens, per run and per condition.
+    expect(metrics.quality.tokens).toBe(128);
+    expect(metrics.quality.ceClean).toBeGreaterThan(0);
+    expect(Number.isFinite(metrics.quality.ceLossScore) && Number.isFinite(metrics.quality.explainedVariance)).toBe(true);
+    const q = report.conditions[0]!.quality!;
+    expect(q.explainedVariance.ci).not.toBeNull();
+    expect(renderMarkdown(report)).toMatch(/## Quality on held-out tokens[\s\S]*\| layer 0, 24 features, k 4, topk \| 128 \|/);
   });
 
   it("resumes: complete runs are skipped, a run killed half-way is redone cleanly with the same result", async () => {
@@ -86,7 +93,7 @@ describe("the study pipeline", () => {
 
   it("a real kill -9 of the CLI mid-sweep leaves nothing that looks complete, and a rerun finishes", async () => {
     const out = join(root, "killed");
-    const args = (epochs: string) => ["--import", "tsx", "src/cli/main.ts", "sweep", "--weights", weights, "--layers", "0", "--features", "24", "--k", "4", "--seeds", "1-2", "--max-tokens", "600", "--seq-len", "32", "--epochs", epochs, "--batch-size", "64", "--out", out, "--cache", cacheDir, "--quiet"];
+    const args = (epochs: string) => ["--import", "tsx", "src/cli/main.ts", "sweep", "--weights", weights, "--layers", "0", "--features", "24", "--k", "4", "--seeds", "1-2", "--max-tokens", "600", "--seq-len", "32", "--epochs", epochs, "--batch-size", "64", "--eval-tokens", "128", "--out", out, "--cache", cacheDir, "--quiet"];
     const runDir = join(out, "L0-n24-k4-topk", "seed-1");
     const child = spawn(process.execPath, args("100000"), { stdio: "ignore" });
     const exited = new Promise<string | null>((ok) => child.on("exit", (_code, signal) => ok(signal)));

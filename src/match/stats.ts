@@ -306,3 +306,20 @@ function pairSlots(t: number, S: number): [number, number] {
   for (let i = 0; i < S; i++) for (let j = i + 1; j < S; j++) if (k++ === t) return [i, j];
   throw new Error(`pair ${t} out of range for ${S} seeds`);
 }
+
+/**
+ * The mean of one value per seed (e.g. each run's explained variance) with a percentile-bootstrap 95% interval over
+ * seeds: resample the seeds with replacement B times. No null model: these are qualities, not agreements.
+ */
+export function meanOverSeeds(values: readonly number[], bootstrap: number, rngSeed: number, name: string): StatResult {
+  const value = mean(values);
+  const rng = Rng.stream(rngSeed, `bootstrap/seed-mean/${name}`);
+  const boots = new Float64Array(values.length > 1 ? bootstrap : 0);
+  for (let b = 0; b < boots.length; b++) {
+    let s = 0;
+    for (let i = 0; i < values.length; i++) s += values[rng.int(values.length)]!;
+    boots[b] = s / values.length;
+  }
+  boots.sort();
+  return { value, ci: boots.length ? { lo: quantile(boots, 0.025), hi: quantile(boots, 0.975) } : null, nullMean: null, nullSd: null, pValue: null, effectSize: null };
+}

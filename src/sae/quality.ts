@@ -47,8 +47,9 @@ export interface HookBaseline {
   /** Positions of real tokens, and the prediction positions (a real token followed by a real token). */
   realRows: Int32Array;
   predictRows: Int32Array;
-  /** Clean log-probabilities at the prediction positions [predictRows, vocab]. */
-  cleanLogProbs: Float32Array;
+  /** Clean next-token probabilities at the prediction positions [predictRows, vocab], and Σ p·log p per position. */
+  cleanProbs: Float32Array;
+  cleanNegEntropy: Float64Array;
   ceClean: number;
   ceZero: number;
   klZero: number;
@@ -144,30 +145,37 @@ export function hookBaseline(weights: GPT2Weights, windows: HeldOutWindows, hook
     activations.set(out.hooks.get(hook)!, first * d);
   }
   const base = { windows, layer, predictRows, batchWindows };
-  const cleanLogProbs = new Float32Array(predictRows.length * vocab);
+  // Clean: p and Σ p·log p per position, kept so that each SAE's KL is one dot product per position.
+  const cleanProbs = new Float32Array(predictRows.length * vocab);
+  const cleanNegEntropy = new Float64Array(predictRows.length);
   let ceClean = 0;
   eachPrediction(weights, base, (first, rows) => activations.subarray(first * d, (first + rows) * d), (i, lp, target) => {
     ceClean -= lp[target]!;
-    for (let v = 0; v < vocab; v++) cleanLogProbs[i * vocab + v] = lp[v]!;
+    let negEntropy = 0;
+    for (let v = 0; v < vocab; v++) {
+      const p = detExp(lp[v]!);
+      cleanProbs[i * vocab + v] = p;
+      negEntropy += p * lp[v]!;
+    }
+    cleanNegEntropy[i] = negEntropy;
   });
+  const partial = { cleanProbs, cleanNegEntropy };
   const zeros = new Float32Array(batchWindows * windows.seqLen * d);
   let ceZero = 0, klZero = 0;
   eachPrediction(weights, base, (_first, rows) => zeros.subarray(0, rows * d), (i, lp, target) => {
     ceZero -= lp[target]!;
-    klZero += klTerm(cleanLogProbs, i * vocab, lp, vocab);
+    klZero += klAt(partial, i, lp, vocab);
   });
   const n = predictRows.length;
-  return { hook, layer, windows, residual, activations, realRows, predictRows, cleanLogProbs, ceClean: ceClean / n, ceZero: ceZero / n, klZero: klZero / n, batchWindows };
+  return { hook, layer, windows, residual, activations, realRows, predictRows, cleanProbs, cleanNegEntropy, ceClean: ceClean / n, ceZero: ceZero / n, klZero: klZero / n, batchWindows };
 }
 
-/** KL(p ‖ q) for one position, p given as float32 log-probabilities, q as float64. */
-function klTerm(p: Float32Array, offset: number, q: Float64Array, vocab: number): number {
-  let kl = 0;
-  for (let v = 0; v < vocab; v++) {
-    const lp = p[offset + v]!;
-    kl += detExp(lp) * (lp - q[v]!);
-  }
-  return kl;
+/** KL(clean ‖ q) at prediction i: Σ p·log p − Σ p·log q. */
+function klAt(clean: Pick<HookBaseline, "cleanProbs" | "cleanNegEntropy">, i: number, logQ: Float64Array, vocab: number): number {
+  let cross = 0;
+  const o = i * vocab;
+  for (let v = 0; v < vocab; v++) cross += clean.cleanProbs[o + v]! * logQ[v]!;
+  return clean.cleanNegEntropy[i]! - cross;
 }
 
 /** Every metric of one SAE on a hook's baseline. */
@@ -214,7 +222,7 @@ export function saeQuality(sae: SAE, weights: GPT2Weights, base: HookBaseline): 
   let ce = 0, kl = 0;
   eachPrediction(weights, base, (first, rows) => spliced.subarray(first * d, (first + rows) * d), (i, lp, target) => {
     ce -= lp[target]!;
-    kl += klTerm(base.cleanLogProbs, i * vocab, lp, vocab);
+    kl += klAt(base, i, lp, vocab);
   });
   const n = base.predictRows.length;
   const ceWithSae = ce / n, klWithSae = kl / n;

@@ -13,7 +13,7 @@ import { parseShard } from "../study/shards.ts";
 import { formatStatus, sweepStatus } from "../study/status.ts";
 import { runSweep } from "../study/pipeline.ts";
 import { buildStabilityReport, findRuns } from "../study/stability.ts";
-import { renderHtml, renderMarkdown, tableRows } from "../report/render.ts";
+import { qualityRows, renderHtml, renderMarkdown, tableRows } from "../report/render.ts";
 import { writeJsonAtomic } from "../receipts.ts";
 import { estimatePlan, formatPlan } from "../study/plan.ts";
 
@@ -115,6 +115,7 @@ export const stabilityCommand: Command = {
     else if (flags.md) console.log(renderMarkdown(report));
     else {
       for (const r of tableRows(report)) console.log(`${r.condition.padEnd(44)} ${r.mode.padEnd(9)} median ${r.median} ${r.medianCi}  ≥${report.threshold}: ${r.fraction} ${r.fractionCi}  shared ${r.shared} ${r.sharedCi}  null ${r.nullMedian}  p ${r.pValue}  dead ${r.dead}`);
+      for (const q of qualityRows(report)) console.log(`${q.condition.padEnd(44)} quality   EV ${q.explainedVariance}  CE-loss score ${q.ceLossScore}  KL score ${q.klScore}  L0 ${q.l0}  dead ${q.dead}`);
       console.log(`report: ${join(out, "report.html")} (also report.md, report.json)`);
     }
   },

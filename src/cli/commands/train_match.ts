@@ -82,6 +82,7 @@ export const trainCommand: Command = {
       name: "train", model: m.model.name, corpus: m.corpus.name, windowing: windowing.mode === "faithful" ? "faithful" : "standard",
       seqLen: m.seqLen, maxTokens: windowing.maxTokens ?? m.realTokens, includeSpecial: Boolean(flags["include-special"]), residual: m.residual,
       hookTemplate: hook.replace(/^blocks\.\d+\./, "blocks.{layer}."), conditions: [condition], seeds: [flags.seed as number], epochs: flags.epochs as number,
+      evalTokens: 0, // a cache holds the training windows only: quality metrics come with `sweep`, which has the corpus
       ...(flags["batch-size"] !== undefined ? { batchSize: flags["batch-size"] as number } : {}), ...(flags.lr !== undefined ? { lr: flags.lr as number } : {}),
     });
     const receipts = {

@@ -1,4 +1,5 @@
 /** The data a stability report shows, independent of how it is rendered (JSON, Markdown, HTML). */
+import type { QualityMetrics } from "../../sae/quality.ts";
 
 export interface Interval {
   lo: number;
@@ -62,6 +63,24 @@ export interface RunSummary {
   deadFraction: number;
   realTokens: number;
   trainingRows: number;
+  /** On held-out tokens, when the sweep computed it. */
+  quality?: QualityMetrics;
+}
+
+/** The runs' quality on held-out tokens, each a mean over seeds with a seed-bootstrap interval. */
+export interface QualitySummary {
+  tokens: number;
+  explainedVariance: StatWithUncertainty;
+  fvu: StatWithUncertainty;
+  l0: StatWithUncertainty;
+  deadFraction: StatWithUncertainty;
+  denseAbove1Percent: StatWithUncertainty;
+  denseAbove10Percent: StatWithUncertainty;
+  ceLossScore: StatWithUncertainty;
+  klScore: StatWithUncertainty;
+  /** The model's own loss on those tokens (the same for every run of a condition). */
+  ceClean: number;
+  ceZeroAblation: number;
 }
 
 export interface ConditionReport {
@@ -73,6 +92,8 @@ export interface ConditionReport {
   hook: string;
   seeds: number[];
   runs: RunSummary[];
+  /** Null when the runs carry no quality metrics (evalTokens 0, or made before they existed). */
+  quality: QualitySummary | null;
   modes: ModeReport[];
   examples: ExamplePair[];
 }

@@ -38,7 +38,7 @@ export function tableRows(report: StabilityReport): TableRow[] {
     const meanFvu = c.runs.reduce((s, r) => s + r.fvu, 0) / Math.max(1, c.runs.length);
     for (const m of c.modes) {
       rows.push({
-        condition: `layer ${c.layer}, ${c.features} features, k ${c.k}, ${c.recipe}`,
+        condition: conditionLabel(c),
         mode: m.mode,
         median: num(m.median.value),
         medianCi: ciText(m.median, num),
@@ -51,6 +51,80 @@ export function tableRows(report: StabilityReport): TableRow[] {
         pValue: pText(m.median.pValue),
         dead: pct(meanDead),
         fvu: num(meanFvu),
+      });
+    }
+  }
+  return rows;
+}
+
+const withCi = (s: StatWithUncertainty, f: (v: number) => string) => `${f(s.value)} ${ciText(s, f)}`;
+
+export interface QualityRow {
+  condition: string;
+  tokens: string;
+  explainedVariance: string;
+  fvu: string;
+  ceLossScore: string;
+  klScore: string;
+  l0: string;
+  dead: string;
+  dense1: string;
+  dense10: string;
+}
+
+/** One row per condition with quality metrics: means over seeds on held-out tokens, with 95% intervals. */
+export function qualityRows(report: StabilityReport): QualityRow[] {
+  return report.conditions.filter((c) => c.quality).map((c) => {
+    const q = c.quality!;
+    return {
+      condition: conditionLabel(c), tokens: String(q.tokens), explainedVariance: withCi(q.explainedVariance, num), fvu: withCi(q.fvu, num),
+      ceLossScore: withCi(q.ceLossScore, num), klScore: withCi(q.klScore, num), l0: withCi(q.l0, (v) => v.toFixed(1)),
+      dead: withCi(q.deadFraction, pct), dense1: pct(q.denseAbove1Percent.value), dense10: pct(q.denseAbove10Percent.value),
+    };
+  });
+}
+
+function conditionLabel(c: ConditionReport): string {
+  return `layer ${c.layer}, ${c.features} features, k ${c.k}, ${c.recipe}`;
+}
+
+export interface ArchitectureRow {
+  group: string;
+  recipe: string;
+  median: string;
+  pwmcc: string;
+  shared: string;
+  nullMedian: string;
+  explainedVariance: string;
+  ceLossScore: string;
+  l0: string;
+  dead: string;
+}
+
+/**
+ * Architectures side by side: for every (layer, size, k) trained with two or more recipes, one row per recipe with
+ * the full matching's stability (live-only where full was not computed) and the quality at that sparsity. For the
+ * penalty recipes k is their target L0, so the rows compare architectures at matched sparsity (their achieved L0 is
+ * in the row).
+ */
+export function architectureRows(report: StabilityReport): ArchitectureRow[] {
+  const groups = new Map<string, ConditionReport[]>();
+  for (const c of report.conditions) {
+    const key = `layer ${c.layer}, ${c.features} features, k / target L0 ${c.k}`;
+    groups.set(key, [...(groups.get(key) ?? []), c]);
+  }
+  const rows: ArchitectureRow[] = [];
+  for (const [group, cs] of groups) {
+    if (new Set(cs.map((c) => c.recipe)).size < 2) continue;
+    for (const c of cs) {
+      const m = c.modes.find((x) => x.mode === "full") ?? c.modes[0]!;
+      const q = c.quality;
+      rows.push({
+        group, recipe: c.recipe, median: withCi(m.median, num), pwmcc: withCi(m.pwmcc, num),
+        shared: m.sharedFraction ? withCi(m.sharedFraction, pct) : "—", nullMedian: m.median.nullMean === null ? "—" : num(m.median.nullMean),
+        explainedVariance: q ? withCi(q.explainedVariance, num) : "—", ceLossScore: q ? withCi(q.ceLossScore, num) : "—",
+        l0: q ? withCi(q.l0, (v) => v.toFixed(1)) : (c.runs.reduce((s, r) => s + r.l0, 0) / c.runs.length).toFixed(1),
+        dead: q ? withCi(q.deadFraction, pct) : pct(c.runs.reduce((s, r) => s + r.deadFraction, 0) / c.runs.length),
       });
     }
   }
@@ -74,12 +148,28 @@ export function renderMarkdown(report: StabilityReport): string {
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ...tableRows(report).map((r) => `| ${r.condition} | ${r.mode} | ${r.median} | ${r.medianCi} | ${r.fraction} | ${r.fractionCi} | ${r.pwmcc} | ${r.shared} | ${r.sharedCi} | ${r.nullMedian} | ${r.pValue} | ${r.dead} | ${r.fvu} |`),
     "",
+    ...markdownTable("Architectures at matched sparsity (full matching; mean over seeds, 95% CI)",
+      ["layer, size, k / target L0", "recipe", "median matched cosine", "PW-MCC", `shared${sharedLabel(report)}`, "null median", "explained variance", "CE-loss score", "L0 (held-out)", "dead (held-out)"],
+      architectureRows(report).map((r) => [r.group, r.recipe, r.median, r.pwmcc, r.shared, r.nullMedian, r.explainedVariance, r.ceLossScore, r.l0, r.dead])),
+    ...markdownTable("Quality on held-out tokens (mean over seeds, 95% CI)",
+      ["condition", "tokens", "explained variance", "FVU", "CE-loss score", "KL score", "L0", "dead", "dense > 1%", "dense > 10%"],
+      qualityRows(report).map((r) => [r.condition, r.tokens, r.explainedVariance, r.fvu, r.ceLossScore, r.klScore, r.l0, r.dead, r.dense1, r.dense10])),
     "## Method",
     "",
     report.method,
     "",
   ];
   return lines.join("\n");
+}
+
+function markdownTable(title: string, header: string[], rows: string[][]): string[] {
+  if (!rows.length) return [];
+  return [`## ${title}`, "", `| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`), ""];
+}
+
+function htmlTable(title: string, header: string[], rows: string[][]): string {
+  if (!rows.length) return "";
+  return `<h2>${esc(title)}</h2><table><tr>${header.map((h) => `<th>${esc(h)}</th>`).join("")}</tr>${rows.map((r) => `<tr>${r.map((c) => `<td>${esc(c)}</td>`).join("")}</tr>`).join("")}</table>`;
 }
 
 function modeSection(m: ModeReport, threshold: number): string {
@@ -112,6 +202,12 @@ ${examplesSection(c)}</section>`).join("");
 ${report.modelIsRandomControl ? '<p class="warn"><b>Random-weight control.</b> These SAEs were trained on a seeded random GPT-2, not on trained GPT-2 weights.</p>' : ""}
 <p>Model: ${esc(report.model)}<br>Corpus: ${esc(report.corpus)}<br>Bootstrap: ${report.bootstrap} seed resamples · null: ${report.nullDraws} random-dictionary draws (smallest possible p ${(1 / (report.nullDraws + 1)).toFixed(3)}) · generated ${esc(report.createdAt)}</p>
 <table><tr><th>condition</th><th>matching</th><th>median cosine</th><th>95% CI</th><th>≥ ${report.threshold}</th><th>95% CI</th><th>PW-MCC</th><th>shared${esc(sharedLabel(report))}</th><th>95% CI</th><th>null median</th><th>p</th><th>dead</th><th>FVU</th></tr>${rows}</table>
+${htmlTable("Architectures at matched sparsity (full matching; mean over seeds, 95% CI)",
+    ["layer, size, k / target L0", "recipe", "median matched cosine", "PW-MCC", `shared${sharedLabel(report)}`, "null median", "explained variance", "CE-loss score", "L0 (held-out)", "dead (held-out)"],
+    architectureRows(report).map((r) => [r.group, r.recipe, r.median, r.pwmcc, r.shared, r.nullMedian, r.explainedVariance, r.ceLossScore, r.l0, r.dead]))}
+${htmlTable("Quality on held-out tokens (mean over seeds, 95% CI)",
+    ["condition", "tokens", "explained variance", "FVU", "CE-loss score", "KL score", "L0", "dead", "dense > 1%", "dense > 10%"],
+    qualityRows(report).map((r) => [r.condition, r.tokens, r.explainedVariance, r.fvu, r.ceLossScore, r.klScore, r.l0, r.dead, r.dense1, r.dense10]))}
 <h2>Method</h2><p>${esc(report.method).replace(/\n\n/g, "</p><p>")}</p>
 ${conditions}
 </body></html>`;

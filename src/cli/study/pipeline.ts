@@ -12,7 +12,11 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { totalmem } from "node:os";
 import { join } from "node:path";
+import { createHash } from "node:crypto";
 import { loadModel, type LoadedModel } from "../../gpt2/loader.ts";
+import type { GPT2Weights } from "../../gpt2/weights.ts";
+import { hookBaseline, saeQuality, type HeldOutWindows, type HookBaseline, type QualityMetrics } from "../../sae/quality.ts";
+import type { SAE } from "../../sae/sae.ts";
 import { defaultTrainConfig } from "../../sae/config.ts";
 import type { GPT2Config } from "../../gpt2/config.ts";
 import { loadCorpus, type Corpus } from "../../data/corpus.ts";
@@ -64,7 +68,15 @@ export interface PipelineResult {
   trainedElsewhere: number;
 }
 
-/** Everything a run needs besides its condition and seed; built from the activation cache alone. */
+/** What a run's quality metrics need: the model, the held-out windows, and each hook's baseline (made once). */
+export interface Evaluation {
+  weights: GPT2Weights;
+  windows: HeldOutWindows;
+  sha256: string;
+  baselines: Map<string, HookBaseline>;
+}
+
+/** Everything a run needs besides its condition and seed; built from the activation cache (and, for quality, the model). */
 export interface TrainingContext {
   spec: SweepSpec;
   outDir: string;
@@ -76,20 +88,64 @@ export interface TrainingContext {
   threads: number;
   /** The rows of the hook read last (see rowsForHook). */
   lastHookRows?: { hook: string; rows: RowSource };
+  /** Present when the sweep computes quality metrics (spec.evalTokens > 0). */
+  evaluation?: Evaluation;
 }
 
-export function trainingContext(spec: SweepSpec, outDir: string, cache: ActivationCache, receipts: Record<string, unknown>, threads: number): TrainingContext {
+export function trainingContext(spec: SweepSpec, outDir: string, cache: ActivationCache, receipts: Record<string, unknown>, threads: number, evaluation?: Evaluation): TrainingContext {
+  if (spec.evalTokens > 0 && !evaluation) throw new Error(`sweep "${spec.name}" asks for quality metrics on ${spec.evalTokens} held-out tokens, but no model and held-out windows were given`);
   const trainingRowIds = selectTrainingRows(cache.windows, { includeSpecial: spec.includeSpecial });
   let realTokens = 0;
   for (const r of trainingRowIds) if (cache.windows.kind[r] === KIND_REAL) realTokens++;
-  return { spec, outDir, cache, trainingRowIds, realTokens, documentIds: cache.manifest.corpus.documentIds, receipts, threads };
+  return { spec, outDir, cache, trainingRowIds, realTokens, documentIds: cache.manifest.corpus.documentIds, receipts, threads, ...(evaluation ? { evaluation } : {}) };
+}
+
+/**
+ * The held-out windows for quality metrics: standard windows over the documents after the last one training used,
+ * as many real tokens as spec.evalTokens (null when it is 0). A corpus without enough of them is said in one line.
+ */
+export function heldOutWindowsFor(spec: SweepSpec, corpus: Corpus, training: TokenWindows): HeldOutWindows | null {
+  if (spec.evalTokens === 0) return null;
+  let last = -1;
+  for (const d of training.docIndex) if (d > last) last = d;
+  const w = makeWindows(corpus.documents.slice(last + 1), { seqLen: spec.seqLen, maxTokens: spec.evalTokens });
+  if (w.realTokens < spec.evalTokens) {
+    throw new UsageError(`corpus ${corpus.name} has ${w.realTokens} tokens after the ${last + 1} documents training uses, fewer than --eval-tokens ${spec.evalTokens} for the held-out quality metrics; lower --eval-tokens (0 skips them), lower --max-tokens, or use a larger corpus`);
+  }
+  return { seqLen: w.seqLen, nWindows: w.nWindows, tokens: w.tokens, mask: w.mask, kind: w.kind };
+}
+
+/** sha256 of held-out windows (what identities record). */
+export function heldOutSha256(w: HeldOutWindows): string {
+  const h = createHash("sha256").update(`seq:${w.seqLen};windows:${w.nWindows};`);
+  for (const a of [w.tokens, w.mask, w.kind]) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
+  return h.digest("hex");
+}
+
+export function makeEvaluation(weights: GPT2Weights, windows: HeldOutWindows): Evaluation {
+  return { weights, windows, sha256: heldOutSha256(windows), baselines: new Map() };
+}
+
+/** A run's quality metrics, with its hook's baseline computed once per process. */
+function evaluatorFor(ctx: TrainingContext, hook: string): ((sae: SAE) => QualityMetrics) | undefined {
+  const e = ctx.evaluation;
+  if (!e) return undefined;
+  return (sae) => {
+    let base = e.baselines.get(hook);
+    if (!base) {
+      base = hookBaseline(e.weights, e.windows, hook, ctx.spec.residual);
+      e.baselines.clear(); // one hook's baseline at a time (its clean log-probabilities are vocab × tokens floats)
+      e.baselines.set(hook, base);
+    }
+    return saeQuality(sae, e.weights, base);
+  };
 }
 
 /** The identity a run of this sweep has (what identity.json must say for the run to be reused). */
 export function identityIn(ctx: TrainingContext, condition: Condition, seed: number, activationsSha256?: string): RecordedIdentity {
   const m = ctx.cache.manifest;
   return runIdentityFor(ctx.spec, condition, seed, {
-    modelSha256: m.model.sha256, corpusSha256: m.corpus.sha256, rows: ctx.trainingRowIds.length, dIn: m.dIn,
+    modelSha256: m.model.sha256, corpusSha256: m.corpus.sha256, rows: ctx.trainingRowIds.length, dIn: m.dIn, heldOutSha256: ctx.evaluation?.sha256 ?? null,
     activationsSha256: activationsSha256 ?? ctx.cache.hookSha256(hookFor(ctx.spec, condition.layer)),
   });
 }
@@ -109,8 +165,9 @@ export function trainRun(ctx: TrainingContext, condition: Condition, seed: numbe
     const hook = hookFor(ctx.spec, condition.layer);
     const rows = rowsForHook(ctx, hook);
     const identity = identityIn(ctx, condition, seed);
+    const evaluate = evaluatorFor(ctx, hook);
     runOne(ctx.outDir, {
-      spec: ctx.spec, condition, seed, rows, realTokens: ctx.realTokens, threads: ctx.threads, identity,
+      spec: ctx.spec, condition, seed, rows, realTokens: ctx.realTokens, threads: ctx.threads, identity, ...(evaluate ? { evaluate } : {}),
       describeRow: (row) => describeRow(ctx.cache.windows, ctx.trainingRowIds[row]!, ctx.documentIds),
       receipts: { ...ctx.receipts, hook, activationsSha256: identity.identity.activations.sha256 },
       onProgress: (done, _total, extra) => onProgress?.(done, extra),
@@ -301,9 +358,11 @@ export async function runSweep(spec: SweepSpec, options: PipelineOptions): Promi
     model: model.label, modelKind: model.kind, weightsSha256: model.sha256, corpus: corpus.name, corpusSha256: corpus.sha256,
     activationCache: cache.dir, activationCacheKey: cache.manifest.key, activationCacheSha256: cache.manifest.contentSha256,
   };
-  const context = trainingContext(spec, options.outDir, cache, receipts, options.threads);
+  const heldOut = heldOutWindowsFor(spec, corpus, windows);
+  const context = trainingContext(spec, options.outDir, cache, receipts, options.threads, heldOut ? makeEvaluation(model.weights, heldOut) : undefined);
   const result = { model, corpus, windows, cache, trained: 0, skipped: 0, trainedElsewhere: 0 };
   if (options.cacheOnly) return result;
+  if (heldOut) log(`quality metrics on ${spec.evalTokens} held-out tokens (${heldOut.nWindows} windows of documents after the training ones)`);
   log(`training rows: ${context.trainingRowIds.length} (${context.realTokens} real tokens${spec.includeSpecial ? `, ${context.trainingRowIds.length - context.realTokens} BOS/padding rows included as the seed study did` : ", BOS and padding excluded"})`);
   checkExistingRuns(context);
   const jobs = shardRuns(spec, cache.manifest.dIn, options.shard);
@@ -323,7 +382,10 @@ export async function runSweep(spec: SweepSpec, options: PipelineOptions): Promi
     log(`training up to ${jobs.length} runs in ${processes} processes (${threadsEach} matmul thread${threadsEach > 1 ? "s" : ""} each)`);
     await trainInProcesses(queue, {
       processes, entry: options.workerEntry, log, pollMs, onWait,
-      init: { spec, outDir: options.outDir, cacheDir: cache.dir, cacheSha256: cache.manifest.contentSha256, receipts, threads: threadsEach },
+      init: {
+        spec, outDir: options.outDir, cacheDir: cache.dir, cacheSha256: cache.manifest.contentSha256, receipts, threads: threadsEach,
+        ...(heldOut ? { evaluation: { windows: { seqLen: heldOut.seqLen, nWindows: heldOut.nWindows, tokens: Array.from(heldOut.tokens), mask: Array.from(heldOut.mask), kind: Array.from(heldOut.kind) }, modelSha256: model.sha256 } } : {}),
+      },
     });
   } else {
     for (;;) {

@@ -26,6 +26,8 @@ export const STUDY_DEAD_FRACTION_LAYER0 = 0.66;
 const base = {
   model: "gpt2", seqLen: 64, maxTokens: 2000, residual: "centered" as const,
   hookTemplate: "blocks.{layer}.hook_resid_pre", seeds: [1, 2, 3, 4, 5], epochs: 8,
+  // Held-out tokens for the quality metrics: enough for stable CE/KL means, few enough to keep `npm start` quick.
+  evalTokens: 512,
 };
 
 /** Exactly what the study ran, quirks included: its corpus and windowing, BOS/padding rows trained on, its recipe. */
@@ -51,7 +53,7 @@ export function scaleSpec(): SweepSpec {
   return {
     ...base, name: "replicate-scale", corpus: "brown", windowing: "standard", includeSpecial: false, maxTokens: 1_000_000,
     seeds: Array.from({ length: 20 }, (_, i) => i + 1),
-    conditions: gridConditions([0, 3, 6, 9, 11], [128, 512, 2048, 8192], [32], ["topk"]), batchSize: 4096, lr: 4e-4, epochs: 8,
+    conditions: gridConditions([0, 3, 6, 9, 11], [128, 512, 2048, 8192], [32], ["topk"]), batchSize: 4096, lr: 4e-4, epochs: 8, evalTokens: 4096,
   };
 }
 

@@ -18,8 +18,9 @@ import type { ResidualConvention } from "../../gpt2/model.ts";
  *   1  the first recorded identities
  *   2  SAE architectures as modules with WebAssembly SIMD sparse products and a fused loss: topk and seed-report
  *      weights differ in the last bits (summation order), still deterministic and thread-count independent
+ *   3  quality metrics on held-out tokens in metrics.json (the weights are those of version 2)
  */
-export const RESULTS_VERSION = 2;
+export const RESULTS_VERSION = 3;
 
 export const IDENTITY_FILE = "identity.json";
 
@@ -35,6 +36,8 @@ export interface RunIdentity {
   activations: { sha256: string };
   /** How many of those rows it trains on (real tokens only, or BOS/padding too). */
   rows: number;
+  /** The held-out windows its quality metrics are computed on (tokens 0: none). */
+  evaluation: { tokens: number; windowsSha256: string | null };
   /** The resolved training configuration: recipe, sizes, seed and every hyper-parameter. */
   train: SAETrainConfig;
 }

@@ -14,6 +14,8 @@ import { defaultTrainConfig, type SAETrainConfig } from "../../sae/config.ts";
 import { trainSAE, type HistoryEntry } from "../../sae/trainer.ts";
 import { analyseFeatures, type RowContext } from "../../sae/analysis.ts";
 import { saveSAELens } from "../../sae/io.ts";
+import type { SAE } from "../../sae/sae.ts";
+import type { QualityMetrics } from "../../sae/quality.ts";
 import { fileCheckpointStore } from "../../sae/checkpoint.ts";
 import type { RowSource } from "../../data/rows.ts";
 import { matmulKernelName } from "../../tensor/matmul.ts";
@@ -41,6 +43,8 @@ export interface RunInputs {
   threads: number;
   /** What determines the result (see run_identity.ts): recorded in identity.json and checked before skipping. */
   identity: RecordedIdentity;
+  /** The trained SAE's quality on held-out tokens (sae/quality.ts), when the sweep computes it. */
+  evaluate?: (sae: SAE) => QualityMetrics;
   onProgress?: (done: number, total: number, extra: string) => void;
 }
 
@@ -56,6 +60,8 @@ export interface RunMetrics {
   realTokens: number;
   tokensSeen: number;
   seconds: number;
+  /** On held-out tokens (absent when the sweep's evalTokens is 0). */
+  quality?: QualityMetrics;
 }
 
 export function runDir(root: string, condition: Condition, seed: number): string {
@@ -101,6 +107,8 @@ export interface IdentityInputs {
   /** Training rows and their width (the resolved config depends on them). */
   rows: number;
   dIn: number;
+  /** sha256 of the held-out windows the quality metrics use (null when spec.evalTokens is 0). */
+  heldOutSha256: string | null;
 }
 
 export function runIdentityFor(spec: SweepSpec, condition: Condition, seed: number, inputs: IdentityInputs): RecordedIdentity {
@@ -114,6 +122,7 @@ export function runIdentityFor(spec: SweepSpec, condition: Condition, seed: numb
     hook: hookFor(spec, condition.layer),
     activations: { sha256: inputs.activationsSha256 },
     rows: inputs.rows,
+    evaluation: { tokens: spec.evalTokens, windowsSha256: inputs.heldOutSha256 },
     train: trainConfigFor(spec, condition, seed, inputs.rows, inputs.dIn),
   };
   return { identity, sha256: identityHash(identity) };
@@ -172,6 +181,7 @@ function trainAndRecord(dir: string, inputs: RunInputs): void {
     condition: conditionId(condition), seed, fvu: final.fvu, mse: final.mse, l0: final.l0,
     deadFraction: analysis.deadFraction, deadCount: analysis.deadCount, trainingRows: rows.rows,
     realTokens: inputs.realTokens, tokensSeen: result.tokensSeen, seconds,
+    ...(inputs.evaluate ? { quality: inputs.evaluate(result.sae) } : {}),
   };
   saveSAELens(join(dir, "sae"), result.sae, {
     hookName: hook, modelName: spec.model, contextSize: spec.seqLen, datasetPath: spec.corpus, prependBos: true,

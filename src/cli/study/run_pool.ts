@@ -15,7 +15,8 @@ import { loadActivationCache } from "../../data/activation_cache.ts";
 import { applyThreads } from "../threads.ts";
 import type { Claim } from "../../data/file_lock.ts";
 import { conditionId, type Condition, type SweepSpec } from "./spec.ts";
-import { trainRun, trainingContext, type TrainingContext } from "./pipeline.ts";
+import { makeEvaluation, trainRun, trainingContext, type Evaluation, type TrainingContext } from "./pipeline.ts";
+import { loadModel } from "../../gpt2/loader.ts";
 
 /** How to start another copy of this CLI: the script and the Node flags (e.g. tsx's loader) it was started with. */
 export interface WorkerEntry {
@@ -53,6 +54,8 @@ export interface WorkerInit {
   cacheSha256: string;
   receipts: Record<string, unknown>;
   threads: number;
+  /** Quality metrics: the held-out windows (plain arrays, for the IPC channel) and the model the parent loaded. */
+  evaluation?: { windows: { seqLen: number; nWindows: number; tokens: number[]; mask: number[]; kind: number[] }; modelSha256: string };
 }
 
 type ToWorker = { type: "init"; init: WorkerInit } | { type: "job"; job: PoolJob } | { type: "stop" };
@@ -161,6 +164,21 @@ function exitIfOrphaned(): void {
   if (process.ppid !== parentAtStart) process.exit(1);
 }
 
+/** A worker's training context: the cache it was told of (checked unchanged) and, for quality metrics, the same model. */
+async function workerContext(init: WorkerInit): Promise<TrainingContext> {
+  applyThreads(init.threads);
+  const cache = loadActivationCache(init.cacheDir);
+  if (cache.manifest.contentSha256 !== init.cacheSha256) throw new Error(`activation cache ${init.cacheDir} changed while the sweep ran; rerun the sweep`);
+  let evaluation: Evaluation | undefined;
+  if (init.evaluation) {
+    const model = await loadModel({ model: init.spec.model, weightsDir: init.spec.weights });
+    if (model.sha256 !== init.evaluation.modelSha256) throw new Error(`the model a training worker loaded (sha256 ${model.sha256.slice(0, 12)}…) is not the sweep's (${init.evaluation.modelSha256.slice(0, 12)}…); rerun the sweep`);
+    const w = init.evaluation.windows;
+    evaluation = makeEvaluation(model.weights, { seqLen: w.seqLen, nWindows: w.nWindows, tokens: Int32Array.from(w.tokens), mask: Uint8Array.from(w.mask), kind: Uint8Array.from(w.kind) });
+  }
+  return trainingContext(init.spec, init.outDir, cache, init.receipts, init.threads, evaluation);
+}
+
 /** The worker side: `sae-seeds _sweep-worker`, started by trainInProcesses, talking over the IPC channel. */
 export async function runSweepWorker(): Promise<void> {
   if (!process.send) throw new Error("_sweep-worker is started by `sae-seeds sweep`, not by hand");
@@ -171,8 +189,9 @@ export async function runSweepWorker(): Promise<void> {
     process.on("disconnect", () => {
       if (!stopping) process.exit(1); // the parent went away between runs
     });
-    process.on("message", (raw) => {
-      const m = raw as ToWorker;
+    // Messages are handled one after another (init loads a model asynchronously; a job must wait for it).
+    let queue = Promise.resolve();
+    const handle = async (m: ToWorker): Promise<void> => {
       if (m.type === "stop") {
         stopping = true;
         process.disconnect();
@@ -182,10 +201,7 @@ export async function runSweepWorker(): Promise<void> {
       let job: PoolJob | null = null;
       try {
         if (m.type === "init") {
-          applyThreads(m.init.threads);
-          const cache = loadActivationCache(m.init.cacheDir);
-          if (cache.manifest.contentSha256 !== m.init.cacheSha256) throw new Error(`activation cache ${m.init.cacheDir} changed while the sweep ran; rerun the sweep`);
-          context = trainingContext(m.init.spec, m.init.outDir, cache, m.init.receipts, m.init.threads);
+          context = await workerContext(m.init);
           return;
         }
         job = m.job;
@@ -196,6 +212,9 @@ export async function runSweepWorker(): Promise<void> {
       } catch (e) {
         send({ type: "failed", job, message: (e as Error).message });
       }
+    };
+    process.on("message", (raw) => {
+      queue = queue.then(() => handle(raw as ToWorker));
     });
     send({ type: "ready" });
   });

@@ -41,6 +41,8 @@ export interface SweepSpec {
   lr?: number;
   /** topk recipe: dead after this many tokens without firing (default: one epoch of this data). */
   deadAfterTokens?: number;
+  /** Held-out tokens (after the training documents) for each run's quality metrics; 0 skips them. */
+  evalTokens: number;
 }
 
 export function conditionId(c: Condition): string {
@@ -61,7 +63,7 @@ export function gridConditions(layers: number[], features: number[], ks: number[
 export const DEFAULT_SPEC: SweepSpec = {
   name: "sweep", model: "gpt2", corpus: "brown", windowing: "standard", seqLen: 64, maxTokens: 2000, includeSpecial: false,
   residual: "centered", hookTemplate: "blocks.{layer}.hook_resid_pre", conditions: gridConditions([6], [128], [8], ["topk"]),
-  seeds: [1, 2, 3, 4, 5], epochs: 8,
+  seeds: [1, 2, 3, 4, 5], epochs: 8, evalTokens: 1024,
 };
 
 /** The grid's axes: given as flags or spec-file keys, they replace that axis of the conditions. */
@@ -94,6 +96,7 @@ export const SWEEP_SETTINGS: Record<string, Setting> = {
   "batch-size": { key: "batchSize", type: "int", min: 1, description: "rows per step", shownDefault: "the recipe's (topk 4096, seed-report 64)" },
   lr: { key: "lr", type: "number", above: 0, description: "Adam learning rate", shownDefault: "the recipe's (topk 4e-4, seed-report 1e-3)" },
   "dead-after-tokens": { key: "deadAfterTokens", type: "int", min: 1, description: "topk: a latent is dead for AuxK after this many tokens without firing", shownDefault: "one epoch of the data" },
+  "eval-tokens": { key: "evalTokens", type: "int", min: 0, description: "held-out tokens (documents after the training ones) for each run's quality metrics: explained variance, CE-loss and KL scores, dense latents; 0 skips them", shownDefault: String(DEFAULT_SPEC.evalTokens) },
 };
 
 const SETTING_BY_KEY = new Map(Object.entries(SWEEP_SETTINGS).map(([flag, s]) => [s.key as string, { flag, setting: s }]));

@@ -7,9 +7,9 @@ import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join, basename } from "node:path";
 import { loadDecoder } from "../../sae/io.ts";
 import type { FeatureAnalysis } from "../../sae/analysis.ts";
-import { conditionStability, type ConditionStability, type SeedDictionary } from "../../match/stats.ts";
+import { conditionStability, meanOverSeeds, type ConditionStability, type SeedDictionary } from "../../match/stats.ts";
 import { verifyManifest } from "../receipts.ts";
-import type { ConditionReport, ExamplePair, ModeReport, RunSummary, StabilityReport, StatWithUncertainty } from "../report/model.ts";
+import type { ConditionReport, ExamplePair, ModeReport, QualitySummary, RunSummary, StabilityReport, StatWithUncertainty } from "../report/model.ts";
 import type { RunMetrics } from "./run_one.ts";
 
 export interface LoadedRun {
@@ -111,6 +111,16 @@ function examples(full: ConditionStability, runs: LoadedRun[]): ExamplePair[] {
   return [pick("high", order[0]!), pick("middle", order[Math.floor(order.length / 2)]!), pick("low", order[order.length - 1]!)];
 }
 
+const QUALITY_KEYS = ["explainedVariance", "fvu", "l0", "deadFraction", "denseAbove1Percent", "denseAbove10Percent", "ceLossScore", "klScore"] as const;
+
+/** Mean quality over the seeds with bootstrap intervals; null unless every run has quality metrics. */
+function qualitySummary(runs: RunSummary[], options: StabilityOptions): QualitySummary | null {
+  if (!runs.every((r) => r.quality)) return null;
+  const q = runs.map((r) => r.quality!);
+  const stats = Object.fromEntries(QUALITY_KEYS.map((k) => [k, withUncertainty(meanOverSeeds(q.map((x) => x[k]), options.bootstrap, options.rngSeed, k))]));
+  return { tokens: q[0]!.tokens, ceClean: q[0]!.ceClean, ceZeroAblation: q[0]!.ceZeroAblation, ...stats } as QualitySummary;
+}
+
 export function conditionReport(id: string, runs: LoadedRun[], options: StabilityOptions): ConditionReport {
   const c = runs[0]!.spec.condition;
   const dicts = runs.map((r) => r.dictionary);
@@ -127,12 +137,13 @@ export function conditionReport(id: string, runs: LoadedRun[], options: Stabilit
   modes.push(conditionStability(dicts, { ...common, mode: "live-only" }));
   const runSummaries: RunSummary[] = runs.map((r) => ({
     seed: r.seed, fvu: r.metrics.fvu, l0: r.metrics.l0, deadFraction: r.metrics.deadFraction, realTokens: r.metrics.realTokens, trainingRows: r.metrics.trainingRows,
+    ...(r.metrics.quality ? { quality: r.metrics.quality } : {}),
   }));
   return {
     id, layer: c.layer, features: c.features, k: c.k, recipe: c.recipe, hook: runs[0]!.spec.hook, seeds: runs.map((r) => r.seed),
     // Examples from the live-only matching: a dead feature has no contexts to show, and in the full matching the
     // low-cosine band is mostly dead features.
-    runs: runSummaries, modes: modes.map((m) => toModeReport(m, options.threshold)),
+    runs: runSummaries, quality: qualitySummary(runSummaries, options), modes: modes.map((m) => toModeReport(m, options.threshold)),
     examples: examples(modes.find((m) => m.mode === "live-only") ?? full ?? modes[0]!, runs),
   };
 }
@@ -141,6 +152,7 @@ export const METHOD_TEXT = [
   "Each pair of seeds is matched one-to-one by the exact Hungarian algorithm (shortest augmenting path, Crouse 2016) on the cosine similarity of L2-normalised decoder directions; every matching is certified optimal by its dual potentials. 'full' matches all features; 'live-only' matches only features that fired at least once on the training rows (rectangular when live counts differ).",
   "Null model: in each of R draws every seed is replaced by a random dictionary of the same shape and live count (i.i.d. Gaussian directions, normalised) and matched the same way. p-values are Monte-Carlo, one-sided: (1 + #{null ≥ observed}) / (1 + R).",
   "Shared latents (Paulo & Belrose 2025, arXiv 2501.16615): encoders and decoders are matched separately, each by the exact Hungarian algorithm on cosine similarity; a latent is shared when both matchings give it the same partner and both cosines exceed the shared threshold. The shared fraction is shared latents over matched pairs, pooled over seed pairs, with the same bootstrap and null model (random encoders and decoders).",
+  "Quality, on held-out tokens (documents after the training ones, real tokens only): explained variance by SAELens's formula, FVU, L0, dead latents (never firing there), dense latents (firing on more than 1% / 10% of the tokens), and with the reconstruction spliced into the forward pass at its hook (real tokens; BOS keeps its own residual) the CE-loss score (CE_zero-ablation − CE_SAE)/(CE_zero-ablation − CE_clean) and the KL score (KL_zero − KL_SAE)/KL_zero, as SAELens computes them. Each is a mean over seeds with a seed-bootstrap 95% interval. For penalty recipes (relu-l1, jumprelu, gated) k is the target L0 of a controller on the penalty coefficient, so conditions with the same k compare architectures at matched sparsity.",
   "95% intervals: percentile bootstrap over seeds — resample the seeds with replacement and recompute the statistic over the pairs among distinct resampled seeds — because pairs sharing a seed are not independent. All resampling uses fixed RNG streams, so the report is reproducible to the digit.",
 ].join("\n\n");
 
