@@ -27,10 +27,12 @@ function spec(name: string): SweepSpec {
   return {
     name, model: "gpt2", weights, corpus: "brown", windowing: "standard", seqLen: 32, maxTokens: 600, includeSpecial: false,
     residual: "centered", hookTemplate: "blocks.{layer}.hook_resid_pre", conditions: gridConditions([0, 1], [24], [4], ["topk"]),
-    seeds: [1, 2, 3], epochs: 3, batchSize: 64, lr: 1e-3, evalTokens: 128,
+    seeds: [1, 2, 3], epochs: 3, batchSize: 64, lr: 1e-3, evalTokens: 0,
   };
 }
 
+/** The first sweep computes quality metrics (held-out tokens), so the resume test reruns it with them too. */
+const withQuality = () => ({ ...spec("sweep"), evalTokens: 128 });
 const sha = (path: string) => createHash("sha256").update(readFileSync(path)).digest("hex");
 
 beforeAll(() => {
@@ -40,7 +42,7 @@ beforeAll(() => {
 describe("the study pipeline", () => {
   it("runs a sweep, writes receipts, and reports stability with nulls and CIs", async () => {
     const out = join(root, "sweep");
-    const result = await runSweep(spec("sweep"), { outDir: out, cacheDir, threads: 2, quiet: true, log: () => {} });
+    const result = await runSweep(withQuality(), { outDir: out, cacheDir, threads: 2, quiet: true, log: () => {} });
     expect(result.trained).toBe(6);
     const run = join(out, "L0-n24-k4-topk", "seed-1");
     for (const f of ["spec.json", "environment.json", "history.json", "metrics.json", "feature_analysis.json", "manifest.json", "sae/cfg.json", "sae/sae_weights.safetensors"]) expect(existsSync(join(run, f)), f).toBe(true);
@@ -84,7 +86,7 @@ describe("the study pipeline", () => {
     // Simulate kill -9 mid-run: manifest gone, a half-written file left behind.
     rmSync(join(victim, "manifest.json"));
     writeFileSync(join(victim, "sae", "sae_weights.safetensors.tmp-999"), "partial");
-    const again = await runSweep(spec("sweep"), { outDir: out, cacheDir, threads: 2, quiet: true, log: () => {} });
+    const again = await runSweep(withQuality(), { outDir: out, cacheDir, threads: 2, quiet: true, log: () => {} });
     expect(again.trained).toBe(1);
     expect(again.skipped).toBe(5);
     expect(readdirSync(join(victim, "sae")).sort()).toEqual(["cfg.json", "sae_weights.safetensors"]);
@@ -93,7 +95,7 @@ describe("the study pipeline", () => {
 
   it("a real kill -9 of the CLI mid-sweep leaves nothing that looks complete, and a rerun finishes", async () => {
     const out = join(root, "killed");
-    const args = (epochs: string) => ["--import", "tsx", "src/cli/main.ts", "sweep", "--weights", weights, "--layers", "0", "--features", "24", "--k", "4", "--seeds", "1-2", "--max-tokens", "600", "--seq-len", "32", "--epochs", epochs, "--batch-size", "64", "--eval-tokens", "128", "--out", out, "--cache", cacheDir, "--quiet"];
+    const args = (epochs: string) => ["--import", "tsx", "src/cli/main.ts", "sweep", "--weights", weights, "--layers", "0", "--features", "24", "--k", "4", "--seeds", "1-2", "--max-tokens", "600", "--seq-len", "32", "--epochs", epochs, "--batch-size", "64", "--eval-tokens", "0", "--out", out, "--cache", cacheDir, "--quiet"];
     const runDir = join(out, "L0-n24-k4-topk", "seed-1");
     const child = spawn(process.execPath, args("100000"), { stdio: "ignore" });
     const exited = new Promise<string | null>((ok) => child.on("exit", (_code, signal) => ok(signal)));
@@ -137,7 +139,7 @@ describe("the study pipeline", () => {
     const out = join(root, "processes");
     const cli = spawnSync(process.execPath, [
       "--import", "tsx", "src/cli/main.ts", "sweep", "--weights", weights, "--layers", "0,1", "--features", "24", "--k", "4", "--seeds", "1-3",
-      "--max-tokens", "600", "--seq-len", "32", "--epochs", "3", "--batch-size", "64", "--lr", "0.001", "--out", out, "--cache", cacheDir,
+      "--max-tokens", "600", "--seq-len", "32", "--epochs", "3", "--batch-size", "64", "--lr", "0.001", "--eval-tokens", "128", "--out", out, "--cache", cacheDir,
       "--processes", "2", "--threads", "2", "--quiet",
     ], { encoding: "utf8", timeout: 120_000 });
     expect(cli.status, cli.stderr).toBe(0);
@@ -146,6 +148,9 @@ describe("the study pipeline", () => {
       for (const seed of [1, 2, 3]) {
         const file = join(condition, `seed-${seed}`, "sae", "sae_weights.safetensors");
         expect(sha(join(out, file)), file).toBe(sha(join(root, "sweep", file)));
+        // The workers loaded the same model and held-out windows: the same quality metrics, to the bit.
+        const quality = (dir: string) => JSON.parse(readFileSync(join(dir, condition, `seed-${seed}`, "metrics.json"), "utf8")).quality;
+        expect(quality(out)).toEqual(quality(join(root, "sweep")));
       }
     }
   });

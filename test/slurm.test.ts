@@ -52,7 +52,7 @@ describe.runIf(slurmUp || required)("a sweep on a real one-node Slurm cluster", 
   const local = join(root, "local");
   const sweepArgs = (out: string, extra: string[]) => [
     "--weights", join(root, "tiny-gpt2"), "--features", "24", "--k", "4", "--max-tokens", "600", "--seq-len", "32", "--epochs", "3",
-    "--batch-size", "64", "--lr", "0.001", "--eval-tokens", "128", "--out", out, "--cache", join(root, "cache-slurm"), "--threads", "1", "--processes", "1", ...extra,
+    "--batch-size", "64", "--lr", "0.001", "--eval-tokens", "0", "--out", out, "--cache", join(root, "cache-slurm"), "--threads", "1", "--processes", "1", ...extra,
   ];
   const saeFile = (out: string, condition: string, seed: number) => join(out, condition, `seed-${seed}`, "sae", "sae_weights.safetensors");
 
