@@ -6,6 +6,7 @@
  * and the views are ordinary `GPT2Weights`, so the inference forward (../model.ts), the checkpoint writer and the
  * loader work on a model while it trains without a copy.
  */
+import { createHash } from "node:crypto";
 import type { GPT2Config } from "../config.ts";
 import { expectedParameters, mapCheckpoint, type GPT2Weights, type TensorSource } from "../weights.ts";
 
@@ -62,4 +63,9 @@ export function flatten(layout: ParamLayout, weights: GPT2Weights): Float32Array
     for (const field of Object.keys(b) as (keyof typeof b)[]) b[field].set(weights.blocks[i]![field]);
   });
   return flat;
+}
+
+/** sha256 of the flat float32 buffer's bytes (little-endian): the identity of a set of trained weights. */
+export function hashParams(flat: Float32Array): string {
+  return createHash("sha256").update(new Uint8Array(flat.buffer, flat.byteOffset, flat.byteLength)).digest("hex");
 }
