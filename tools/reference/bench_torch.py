@@ -50,6 +50,7 @@ import torch  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gpt2_reference  # noqa: E402
 from sae_torch import TorchSAE  # noqa: E402
+from train_gpt2_reference import param_shapes  # noqa: E402
 
 MATMUL_FULL = [(256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048), (64, 768, 2304),
                (2048, 768, 3072), (4096, 768, 8192)]
@@ -146,7 +147,7 @@ def bench_lm(quick, min_time):
         cfg = {"n_layer": L, "n_head": H, "n_embd": d, "n_positions": T, "vocab_size": 50257, "layer_norm_epsilon": 1e-5}
         g = torch.Generator().manual_seed(0)
         W = {}
-        for key, shape in sorted(train_shapes(cfg).items()):
+        for key, shape in sorted(param_shapes(cfg).items()):
             W[key] = (torch.ones(shape) if key.endswith(("ln_1.weight", "ln_2.weight", "ln_f.weight")) else
                       torch.zeros(shape) if len(shape) == 1 else torch.randn(*shape, generator=g) * 0.02).requires_grad_(True)
         decay = [p for p in W.values() if p.dim() >= 2]
@@ -169,18 +170,6 @@ def bench_lm(quick, min_time):
         out[key] = round(B * T / s, 1)
         log(f"  {key}: {out[key]}")
     return out
-
-
-def train_shapes(cfg):
-    d, V, P = cfg["n_embd"], cfg["vocab_size"], cfg["n_positions"]
-    shapes = {"wte.weight": (V, d), "wpe.weight": (P, d), "ln_f.weight": (d,), "ln_f.bias": (d,)}
-    for i in range(cfg["n_layer"]):
-        p = f"h.{i}."
-        shapes.update({p + "ln_1.weight": (d,), p + "ln_1.bias": (d,), p + "attn.c_attn.weight": (d, 3 * d),
-                       p + "attn.c_attn.bias": (3 * d,), p + "attn.c_proj.weight": (d, d), p + "attn.c_proj.bias": (d,),
-                       p + "ln_2.weight": (d,), p + "ln_2.bias": (d,), p + "mlp.c_fc.weight": (d, 4 * d),
-                       p + "mlp.c_fc.bias": (4 * d,), p + "mlp.c_proj.weight": (4 * d, d), p + "mlp.c_proj.bias": (d,)})
-    return shapes
 
 
 def blas_name():

@@ -9,11 +9,11 @@
  * Hidden keys have P = 0, so they get no gradient without any special case. A query with no visible key (only
  * possible with left padding) has P = 0 and O = 0, like the inference forward.
  *
- * The forward is the same arithmetic as ../model.ts's attention (same products, same float64 softmax with
- * detExp), so trained and inference activations agree bit for bit. All five products go through `matmul`.
+ * The forward is the same arithmetic as ../model.ts's attention (same products, and its float64 softmax with
+ * detExp, shared), so trained and inference activations agree bit for bit. All five products go through `matmul`.
  */
 import { matmul } from "../../tensor/matmul.ts";
-import { detExp } from "../../tensor/det_math.ts";
+import { causalSoftmaxRows } from "../model.ts";
 
 export interface AttentionShape {
   batch: number;
@@ -56,28 +56,7 @@ export function attentionForward(out: Float32Array, probs: Float32Array, qkv: Fl
       gather(s, qkv, b, h, seq, d, hd);
       const p = probs.subarray((b * nHead + h) * seq * seq, (b * nHead + h + 1) * seq * seq);
       matmul({ a: s.q, b: s.k, c: p, m: seq, n: seq, k: hd, transB: true });
-      for (let i = 0; i < seq; i++) {
-        const r = i * seq;
-        let maxScore = -Infinity;
-        for (let j = 0; j <= i; j++) {
-          const visible = !mask || mask[b * seq + j] !== 0;
-          const v = visible ? p[r + j]! * scale : -Infinity;
-          s.row[j] = v;
-          if (v > maxScore) maxScore = v;
-        }
-        if (maxScore === -Infinity) {
-          p.fill(0, r, r + seq);
-          continue;
-        }
-        let total = 0;
-        for (let j = 0; j <= i; j++) {
-          const e = s.row[j] === -Infinity ? 0 : detExp(s.row[j]! - maxScore);
-          s.row[j] = e;
-          total += e;
-        }
-        for (let j = 0; j <= i; j++) p[r + j] = s.row[j]! / total;
-        p.fill(0, r + i + 1, r + seq);
-      }
+      causalSoftmaxRows(p, seq, scale, mask, b * seq, s.row);
       matmul({ a: p, b: s.v, c: s.o, m: seq, n: hd, k: seq });
       for (let i = 0; i < seq; i++) out.set(s.o.subarray(i * hd, (i + 1) * hd), (b * seq + i) * d + h * hd);
     }

@@ -11,6 +11,7 @@
  */
 import { matmul } from "../../tensor/matmul.ts";
 import { detExp } from "../../tensor/det_math.ts";
+import { layerNormRows } from "../model.ts";
 
 // ── encoder: x = wte[token] + wpe[position] ──────────────────────────────────────────────────────────────
 
@@ -38,23 +39,9 @@ export function encoderBackward(dwte: Float32Array, dwpe: Float32Array, dout: Fl
 
 // ── layer norm: y = (x − mean)·rstd·w + b,  rstd = 1/√(biased variance + eps) ─────────────────────────────
 
-/** Also records each row's mean and rstd for the backward. Matches ../model.ts's layerNormRows bit for bit. */
+/** The inference forward's layer norm (bit for bit), also recording each row's mean and rstd for the backward. */
 export function layerNormForward(out: Float32Array, mean: Float64Array, rstd: Float64Array, x: Float32Array, w: Float32Array, b: Float32Array, rows: number, d: number, eps: number): void {
-  for (let r = 0; r < rows; r++) {
-    const o = r * d;
-    let mu = 0;
-    for (let j = 0; j < d; j++) mu += x[o + j]!;
-    mu /= d;
-    let v = 0;
-    for (let j = 0; j < d; j++) {
-      const c = x[o + j]! - mu;
-      v += c * c;
-    }
-    const s = 1 / Math.sqrt(v / d + eps);
-    for (let j = 0; j < d; j++) out[o + j] = (x[o + j]! - mu) * s * w[j]! + b[j]!;
-    mean[r] = mu;
-    rstd[r] = s;
-  }
+  layerNormRows(x, rows, d, w, b, eps, out, true, { mean, rstd });
 }
 
 /**
