@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { getThreads, setThreads } from "../src/tensor/wasm/index.ts";
-import { trainLM, evaluateStream, TrainingDivergedError, type LMTrainSpec } from "../src/gpt2/train/trainer.ts";
+import { trainLM, evaluateStream, BatchSchedule, TrainingDivergedError, type LMTrainSpec } from "../src/gpt2/train/trainer.ts";
 import { fileTrainStateStore, type TrainStateStore } from "../src/gpt2/train/train_state.ts";
 import { hashParams, paramLayout } from "../src/gpt2/train/params.ts";
 import { ngramBaselines } from "../src/gpt2/train/ngram.ts";
@@ -29,6 +29,11 @@ function corpus(docs: number): Corpus {
 }
 const split = splitByDocument(corpus(24), 0.25, 0);
 const train = tokenStream(split.train), validation = tokenStream(split.validation);
+
+/** The first training batch of spec() (seed 3): what step 1 of any run with this spec sees. */
+function firstBatch() {
+  return new BatchSchedule(train, spec()).batch(0);
+}
 
 function spec(extra: Partial<LMTrainSpec> = {}): LMTrainSpec {
   return {
@@ -107,6 +112,18 @@ describe("trainLM", () => {
     expect(hashParams(rest.model.params)).toBe(hashParams(full.model.params));
     expect(rest.record).toEqual(full.record);
     expect(() => trainLM({ spec: spec({ seed: 9 }), train, validation, store })).toThrow(/different training spec/);
+  });
+
+  it("continues from given weights (continued training), checked against the spec's hash", () => {
+    const first = trainLM({ spec: spec({ steps: 4 }), train, validation });
+    const init = first.model.params.slice();
+    const sha = hashParams(init);
+    const cont = trainLM({ spec: spec({ steps: 3, initParamsSha256: sha }), train, validation, initParams: init });
+    expect(hashParams(init)).toBe(sha); // the given buffer is not modified
+    expect(cont.record.loss[0]).toBe(first.model.loss({ ...firstBatch(), batch: 4, seq: 16 }).loss);
+    const wrong = init.slice();
+    wrong[0] += 1;
+    expect(() => trainLM({ spec: spec({ steps: 3, initParamsSha256: sha }), train, validation, initParams: wrong })).toThrow(/hash to .* the spec expects/);
   });
 
   it("stops on a non-finite loss before updating, with one clear message, and leaves the last checkpoint intact", () => {

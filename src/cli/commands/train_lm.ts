@@ -25,7 +25,7 @@ import { writeCheckpoint } from "../../gpt2/checkpoint_writer.ts";
 import { loadCheckpoint } from "../../gpt2/loader.ts";
 import { matmulKernelName } from "../../tensor/matmul.ts";
 import { Rng } from "../../tensor/rng.ts";
-import { flatten, hashParams } from "../../gpt2/train/params.ts";
+import { flatten, hashParams, paramLayout } from "../../gpt2/train/params.ts";
 import { GPT2TrainModel } from "../../gpt2/train/gpt2_train.ts";
 import { evaluateStream, trainLM, type LMTrainSpec, type TrainingRecord } from "../../gpt2/train/trainer.ts";
 import { fileTrainStateStore } from "../../gpt2/train/train_state.ts";
@@ -40,6 +40,8 @@ interface DataSpec {
   corpus: string;
   validationFraction: number;
   splitSeed: number;
+  /** A model directory the run starts from (continued training), when not from GPT-2's random initialisation. */
+  init?: string;
 }
 
 interface OutputSpec {
@@ -86,7 +88,7 @@ function specFromFlags(flags: Record<string, unknown>): { spec: LMTrainSpec; dat
       evalEvery: positive("eval-every", flags["eval-every"], true), evalWindows: positive("eval-windows", flags["eval-windows"]),
       chunkRows: positive("chunk-rows", flags["chunk-rows"]),
     },
-    data: { corpus: flags.corpus as string, validationFraction: valFraction, splitSeed: flags["split-seed"] as number },
+    data: { corpus: flags.corpus as string, validationFraction: valFraction, splitSeed: flags["split-seed"] as number, ...(flags.init ? { init: flags.init as string } : {}) },
     output: { dtype },
   };
 }
@@ -134,6 +136,7 @@ export const trainLmCommand: Command = {
     "checkpoint-every": { type: "int", description: "save the resumable state every N steps", default: 100 },
     "stop-after": { type: "int", description: "stop after N steps (state saved; rerun to continue); with --receipt, check them against it" },
     receipt: { type: "string", description: "take every setting from this training.json (reproduce a run)" },
+    init: { type: "string", description: "start from this model directory's weights (continued training; same shape) instead of a random initialisation" },
     samples: { type: "int", description: "continuations sampled at the end", default: 3 },
     "sample-tokens": { type: "int", description: "tokens per sampled continuation", default: 40 },
     threads: { type: "int", description: "matmul threads (default: all cores, or SAE_SEEDS_THREADS)" },
@@ -145,6 +148,18 @@ export const trainLmCommand: Command = {
     if (!out) throw new UsageError("--out DIR is required (where config.json, model.safetensors and training.json go)");
     const fromReceipt = flags.receipt ? readReceipt(flags.receipt as string) : null;
     const { spec, data, output } = fromReceipt ? { spec: fromReceipt.spec, data: fromReceipt.data, output: fromReceipt.output } : specFromFlags(flags);
+    let initParams: Float32Array | undefined;
+    if (data.init !== undefined) {
+      const init = await loadCheckpoint(data.init);
+      const c = init.weights.config, m = spec.model;
+      if (c.nLayer !== m.nLayer || c.nEmbd !== m.nEmbd || c.nHead !== m.nHead || c.nPositions !== m.nPositions || c.vocabSize !== m.vocabSize) {
+        throw new UsageError(`--init ${data.init} is a ${c.nLayer}-layer, d ${c.nEmbd}, ${c.nHead}-head, context ${c.nPositions} model; give the same --layers, --d-model, --heads and --context`);
+      }
+      initParams = flatten(paramLayout(m), init.weights);
+      const sha = hashParams(initParams);
+      if (fromReceipt && spec.initParamsSha256 !== sha) throw new UsageError(`--init ${data.init} holds weights with sha256 ${sha}, the receipt started from ${spec.initParamsSha256}`);
+      spec.initParamsSha256 = sha;
+    }
     const stopAfter = flags["stop-after"] as number | undefined;
     if (stopAfter !== undefined && stopAfter < 1) throw new UsageError("--stop-after must be ≥ 1");
     const log = (line: string) => process.stderr.write(line + "\n");
@@ -180,7 +195,7 @@ export const trainLmCommand: Command = {
     const bar = createProgress("train-lm", Math.max(0, end - firstStep) * tokensPerStep, "tok");
     let lastVal = "";
     const result = trainLM({
-      spec, train, validation, store, checkpointEvery: flags["checkpoint-every"] as number, stopAfter,
+      spec, train, validation, store, checkpointEvery: flags["checkpoint-every"] as number, stopAfter, initParams,
       onStep: ({ step, loss, evalLoss }) => {
         if (evalLoss !== undefined) lastVal = ` val ${evalLoss.toFixed(3)}`;
         bar.update((step - firstStep) * tokensPerStep, `step ${step}/${spec.steps} loss ${loss.toFixed(3)}${lastVal}`);

@@ -38,6 +38,8 @@ export interface LMTrainSpec {
   evalWindows: number;
   /** Logit rows per chunk in the fused classifier; part of the spec because it sets the summation order of dwte. */
   chunkRows: number;
+  /** Start from these weights (sha256 of their float32 parameters) instead of GPT-2's random initialisation. */
+  initParamsSha256?: string;
 }
 
 export interface TrainingRecord {
@@ -135,6 +137,8 @@ export interface TrainLMOptions {
   store?: TrainStateStore;
   /** Save the state every this many steps (and never otherwise; the caller saves what it needs at the end). */
   checkpointEvery?: number;
+  /** The weights to start from when spec.initParamsSha256 is set (checked against it). */
+  initParams?: Float32Array;
   /** Stop after this step (exclusive) even if spec.steps is larger: for tests of interrupted runs. */
   stopAfter?: number;
   onStep?: (info: StepInfo) => void;
@@ -152,14 +156,22 @@ export function lmLayout(spec: LMTrainSpec): ParamLayout {
   return paramLayout(spec.model);
 }
 
+function initialParams(layout: ParamLayout, spec: LMTrainSpec, init: Float32Array | undefined): Float32Array {
+  if (spec.initParamsSha256 === undefined) return flatten(layout, randomGPT2Weights(spec.model, spec.seed));
+  if (!init || init.length !== layout.total) throw new Error(`the spec starts from given weights (sha256 ${spec.initParamsSha256}) but ${init ? `${init.length} parameters were given, the model has ${layout.total}` : "none were given"}`);
+  const hash = hashParams(init);
+  if (hash !== spec.initParamsSha256) throw new Error(`the initial weights hash to ${hash}, the spec expects ${spec.initParamsSha256}`);
+  return init.slice();
+}
+
 /** Train (or resume from the store's checkpoint) up to spec.steps. */
-export function trainLM({ spec, train, validation, store, checkpointEvery = 0, stopAfter, onStep }: TrainLMOptions): TrainLMResult {
+export function trainLM({ spec, train, validation, store, checkpointEvery = 0, initParams, stopAfter, onStep }: TrainLMOptions): TrainLMResult {
   const layout = lmLayout(spec);
   const saved = store?.load() ?? null;
   if (saved && JSON.stringify(saved.spec) !== JSON.stringify(spec)) {
     throw new Error(`${store!.path} was written by a different training spec; rerun with the same flags to resume it, or delete it to start over`);
   }
-  const params = saved ? saved.params : flatten(layout, randomGPT2Weights(spec.model, spec.seed));
+  const params = saved ? saved.params : initialParams(layout, spec, initParams);
   const model = new GPT2TrainModel(layout, params);
   model.chunkRows = spec.chunkRows;
   const opt = new AdamWState(layout.total);
