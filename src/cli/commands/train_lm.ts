@@ -147,7 +147,9 @@ export const trainLmCommand: Command = {
     const out = flags.out as string | undefined;
     if (!out) throw new UsageError("--out DIR is required (where config.json, model.safetensors and training.json go)");
     const fromReceipt = flags.receipt ? readReceipt(flags.receipt as string) : null;
-    const { spec, data, output } = fromReceipt ? { spec: fromReceipt.spec, data: fromReceipt.data, output: fromReceipt.output } : specFromFlags(flags);
+    const { spec, data, output } = fromReceipt ? { spec: fromReceipt.spec, data: { ...fromReceipt.data }, output: fromReceipt.output } : specFromFlags(flags);
+    // With --receipt, --init may say where the starting model is now (its hash must still match the receipt's).
+    if (fromReceipt && flags.init !== undefined) data.init = flags.init as string;
     let initParams: Float32Array | undefined;
     if (data.init !== undefined) {
       const init = await loadCheckpoint(data.init);
