@@ -3,11 +3,11 @@
  *   npx tsx examples/05_train_tiny_gpt2.ts          (about a minute)
  *   npx tsx examples/05_train_tiny_gpt2.ts --tiny   (seconds: a few steps, for the test suite)
  *
- * The text is a small made-up world ("Alice likes apples. Bob lives in Paris. …"): every person has one
- * favourite food, one city and one pet, and documents state these facts in random order. The word after
- * "likes" depends on the name two tokens back, which a bigram model cannot see (it only knows the previous
- * token, "likes") and attention can. So the smoothed bigram's loss is a line the transformer has to cross by
- * learning to look back. (On the Brown Corpus the same crossing takes about an hour: see models/brown-gpt2-mini.)
+ * The text is a small made-up world ("Alice likes apples. Alice lives in Paris. …"): every person has one
+ * favourite food, one city and one pet, and each document states facts about one person in random order. Which
+ * food follows "likes" (and which name starts the next sentence) depends on who the document is about, which a
+ * bigram model cannot see (it only knows the previous token) and attention can. So the smoothed bigram's loss
+ * is a line the transformer has to cross by learning to look back. (On the Brown Corpus the same crossing takes about an hour: see models/brown-gpt2-mini.)
  */
 import { trainLM, evaluateStream, type LMTrainSpec } from "../src/gpt2/train/trainer.ts";
 import { ngramBaselines } from "../src/gpt2/train/ngram.ts";
@@ -26,8 +26,8 @@ const pet = ["cat", "dog", "horse", "parrot", "rabbit", "goat", "turtle", "mouse
 // 200 documents of 8 facts each, from a seeded stream.
 const rng = Rng.stream(0, "example-05/world");
 const documents = Array.from({ length: 200 }, (_, i) => {
+  const p = rng.int(people.length); // each document is about one person
   const facts = Array.from({ length: 8 }, () => {
-    const p = rng.int(people.length);
     const kind = rng.int(3);
     return kind === 0 ? `${people[p]} likes ${food[p]}.` : kind === 1 ? `${people[p]} lives in ${city[p]}.` : `${people[p]} has a ${pet[p]}.`;
   });
