@@ -1,12 +1,13 @@
 /**
  * `npm run bench`: every performance number of the project as ONE flat JSON object on stdout.
- * Sections can be chosen with `--only matmul,gpt2,sae,hungarian`. Keys follow `tools/reference/bench_torch.py`
+ * Sections can be chosen with `--only matmul,gpt2,sae,hungarian,lm`. Keys follow `tools/reference/bench_torch.py`
  * so `npm run bench:compare` can print ratios against PyTorch/scipy measured on the same machine.
  */
 import { machineFacts, peakRssMb } from "./util.ts";
 import { benchScalarMatmul } from "./matmul.ts";
 import { benchWasmMatmul } from "./matmul_wasm.ts";
 import { benchGPT2, benchSAE, benchHungarian } from "./models.ts";
+import { benchLM } from "./lm.ts";
 import { shutdownThreads } from "../src/tensor/wasm/index.ts";
 
 type Section = () => Promise<Record<string, number | string>>;
@@ -17,6 +18,7 @@ const sections: Record<string, Section> = {
   gpt2: benchGPT2,
   sae: () => benchSAE(quick),
   hungarian: () => benchHungarian(quick ? [1024] : [1024, 4096]),
+  lm: () => benchLM(quick),
 };
 
 function parseOnly(argv: string[]): string[] {

@@ -10,10 +10,11 @@ const expectations: Record<string, RegExp> = {
   "02_gpt2_next_token.ts": /top next tokens:/,
   "03_train_one_sae.ts": /feature \d+ fires on/,
   "04_match_two_seeds.ts": /certified optimal[\s\S]*chance level/,
+  "05_train_tiny_gpt2.ts": /smoothed bigram[\s\S]*validation loss \d+\.\d+ vs smoothed bigram \d+\.\d+: [\s\S]*bigram line[\s\S]*sample: /,
 };
 
 describe("examples", () => {
-  it("there are four, one per lesson", () => {
+  it("there are five, one per lesson", () => {
     expect(readdirSync(dir).filter((f) => f.endsWith(".ts")).sort()).toEqual(Object.keys(expectations).sort());
   });
   it.each(Object.entries(expectations))("%s runs", (file, pattern) => {

@@ -9,11 +9,12 @@ import { predictCommand, generateCommand } from "./commands/predict.ts";
 import { sweepCommand, planCommand, stabilityCommand } from "./commands/study.ts";
 import { replicateCommand } from "./commands/replicate.ts";
 import { cacheCommand, trainCommand, matchCommand } from "./commands/train_match.ts";
+import { trainLmCommand } from "./commands/train_lm.ts";
 import { downloadCommand } from "./commands/download.ts";
 import { slurmCommand } from "./commands/slurm.ts";
 import { runSweepWorker } from "./study/run_pool.ts";
 
-const COMMANDS: Command[] = [replicateCommand, sweepCommand, planCommand, slurmCommand, stabilityCommand, cacheCommand, trainCommand, matchCommand, predictCommand, generateCommand, downloadCommand];
+const COMMANDS: Command[] = [replicateCommand, sweepCommand, planCommand, slurmCommand, stabilityCommand, cacheCommand, trainCommand, matchCommand, predictCommand, generateCommand, trainLmCommand, downloadCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -52,8 +52,11 @@ export interface ForwardResult {
   logits: Float32Array | null;
 }
 
-/** Layer norm over rows of length d. `affine` false gives the normalised value only. */
-export function layerNormRows(x: Float32Array, rows: number, d: number, weight: Float32Array, bias: Float32Array, eps: number, out: Float32Array, affine = true): void {
+/**
+ * Layer norm over rows of length d. `affine` false gives the normalised value only. `stats`, when given, receives
+ * each row's mean and 1/√(var + eps) (the training backward needs them: ./train/layers.ts).
+ */
+export function layerNormRows(x: Float32Array, rows: number, d: number, weight: Float32Array, bias: Float32Array, eps: number, out: Float32Array, affine = true, stats?: { mean: Float64Array; rstd: Float64Array }): void {
   for (let r = 0; r < rows; r++) {
     const o = r * d;
     let mean = 0;
@@ -65,6 +68,10 @@ export function layerNormRows(x: Float32Array, rows: number, d: number, weight: 
       v += c * c;
     }
     const rstd = 1 / Math.sqrt(v / d + eps);
+    if (stats) {
+      stats.mean[r] = mean;
+      stats.rstd[r] = rstd;
+    }
     if (affine) for (let j = 0; j < d; j++) out[o + j] = (x[o + j]! - mean) * rstd * weight[j]! + bias[j]!;
     else for (let j = 0; j < d; j++) out[o + j] = (x[o + j]! - mean) * rstd;
   }
@@ -75,6 +82,36 @@ function linear(x: Float32Array, rows: number, inDim: number, w: Float32Array, b
   for (let r = 0; r < rows; r++) out.set(b, r * outDim);
   // The MLP's GELU rides along inside the product (on every thread) rather than as a second pass here.
   (gelu ? matmulGelu : matmul)({ a: x, b: w, c: out, m: rows, n: outDim, k: inDim, accumulate: true });
+}
+
+/**
+ * Scores [seq, seq] (raw Q·Kᵀ) → the scaled, causal, padding-masked softmax of each row, in place, in float64 with
+ * detExp: row i sees keys j ≤ i with mask[maskOffset + j] ≠ 0; hidden keys get probability exactly 0, and a row
+ * with no visible key (only with left padding) is all zeros. `row` is float64 scratch of length ≥ seq.
+ */
+export function causalSoftmaxRows(probs: Float32Array, seq: number, scale: number, mask: ArrayLike<number> | undefined, maskOffset: number, row: Float64Array): void {
+  for (let i = 0; i < seq; i++) {
+    const r = i * seq;
+    let maxScore = -Infinity;
+    for (let j = 0; j <= i; j++) {
+      const visible = !mask || mask[maskOffset + j] !== 0;
+      const s = visible ? probs[r + j]! * scale : -Infinity;
+      row[j] = s;
+      if (s > maxScore) maxScore = s;
+    }
+    if (maxScore === -Infinity) {
+      probs.fill(0, r, r + seq);
+      continue;
+    }
+    let total = 0;
+    for (let j = 0; j <= i; j++) {
+      const e = row[j] === -Infinity ? 0 : detExp(row[j]! - maxScore);
+      row[j] = e;
+      total += e;
+    }
+    for (let j = 0; j <= i; j++) probs[r + j] = row[j]! / total;
+    probs.fill(0, r + i + 1, r + seq);
+  }
 }
 
 /** Causal multi-head attention over qkv rows [batch*seq, 3d]; writes the merged heads to out [batch*seq, d]. */
@@ -98,29 +135,7 @@ function attention(qkv: Float32Array, batch: number, seq: number, config: GPT2Co
         v.set(qkv.subarray(src + 2 * d, src + 2 * d + hd), i * hd);
       }
       matmul({ a: q, b: k, c: probs, m: seq, n: seq, k: hd, transB: true }); // raw scores Q·Kᵀ
-      // Causal, padding-masked softmax of each row, in float64; hidden positions get probability exactly 0.
-      for (let i = 0; i < seq; i++) {
-        const r = i * seq;
-        let maxScore = -Infinity;
-        for (let j = 0; j <= i; j++) {
-          const visible = !mask || mask[b * seq + j] !== 0;
-          const s = visible ? probs[r + j]! * scale : -Infinity;
-          row[j] = s;
-          if (s > maxScore) maxScore = s;
-        }
-        if (maxScore === -Infinity) {
-          probs.fill(0, r, r + seq); // no visible key (only with left padding): the output stays zero
-          continue;
-        }
-        let total = 0;
-        for (let j = 0; j <= i; j++) {
-          const e = row[j] === -Infinity ? 0 : detExp(row[j]! - maxScore);
-          row[j] = e;
-          total += e;
-        }
-        for (let j = 0; j <= i; j++) probs[r + j] = row[j]! / total;
-        probs.fill(0, r + i + 1, r + seq);
-      }
+      causalSoftmaxRows(probs, seq, scale, mask, b * seq, row);
       matmul({ a: probs, b: v, c: o, m: seq, n: hd, k: seq }); // P·V
       for (let i = 0; i < seq; i++) out.set(o.subarray(i * hd, (i + 1) * hd), (b * seq + i) * d + h * hd);
     }

@@ -28,6 +28,12 @@ Keys:
   sae.train.<recipe>.n<N>.k<K>.b<B>.t1.rows_per_s
                                      the same on ONE thread (torch.set_num_threads(1)): a sweep's worker
                                      processes run one thread each. Every recipe at n 2048 (full: and 8192), B 4096.
+  lm.train.<L>x<d>.t<T>.b<B>.tokens_per_s
+                                     GPT-2 training steps (train-lm's loop: forward of gpt2_reference.py, fused
+                                     F.cross_entropy over the 50257-token tied head, backward, clip_grad_norm_,
+                                     AdamW with decay on matrices), random tokens, float32; tokens per second =
+                                     B·T / median step time. Configs: 4x128 t128 b16 (the shipped model's shape)
+                                     and, full only, 2x64 t64 b8.
   peak_rss_mb (ru_maxrss), torch.version, torch.threads, torch.blas, loadavg.start / loadavg.end (1-minute
   load average of the machine, to show whether other work was running).
 """
@@ -49,6 +55,7 @@ import torch  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gpt2_reference  # noqa: E402
 from sae_torch import TorchSAE  # noqa: E402
+from train_gpt2_reference import param_shapes  # noqa: E402
 
 MATMUL_FULL = [(256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048), (64, 768, 2304),
                (2048, 768, 3072), (4096, 768, 8192)]
@@ -161,6 +168,41 @@ def bench_sae(quick, min_time, one_thread=False):
     return out
 
 
+LM_CONFIGS_QUICK = [(4, 128, 4, 128, 16)]
+LM_CONFIGS_FULL = LM_CONFIGS_QUICK + [(2, 64, 2, 64, 8)]
+
+
+def bench_lm(quick, min_time):
+    out = {}
+    for L, d, H, T, B in (LM_CONFIGS_QUICK if quick else LM_CONFIGS_FULL):
+        cfg = {"n_layer": L, "n_head": H, "n_embd": d, "n_positions": T, "vocab_size": 50257, "layer_norm_epsilon": 1e-5}
+        g = torch.Generator().manual_seed(0)
+        W = {}
+        for key, shape in sorted(param_shapes(cfg).items()):
+            W[key] = (torch.ones(shape) if key.endswith(("ln_1.weight", "ln_2.weight", "ln_f.weight")) else
+                      torch.zeros(shape) if len(shape) == 1 else torch.randn(*shape, generator=g) * 0.02).requires_grad_(True)
+        decay = [p for p in W.values() if p.dim() >= 2]
+        rest = [p for p in W.values() if p.dim() < 2]
+        opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1}, {"params": rest, "weight_decay": 0.0}], lr=1e-3, betas=(0.9, 0.95))
+        rng = np.random.default_rng(0)
+        tokens = rng.integers(0, 50257, (B, T))
+        targets = torch.as_tensor(rng.integers(0, 50257, (B * T,)))
+
+        def step():
+            opt.zero_grad(set_to_none=True)
+            _, logits = gpt2_reference.forward(W, cfg, tokens)
+            loss = torch.nn.functional.cross_entropy(logits.reshape(-1, 50257), targets)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(list(W.values()), 1.0)
+            opt.step()
+
+        s = median_seconds(step, min_time, warmup=2)
+        key = f"lm.train.{L}x{d}.t{T}.b{B}.tokens_per_s"
+        out[key] = round(B * T / s, 1)
+        log(f"  {key}: {out[key]}")
+    return out
+
+
 def blas_name():
     for path in ("/usr/lib/x86_64-linux-gnu/libblas.so.3", "/usr/lib/aarch64-linux-gnu/libblas.so.3"):
         if os.path.exists(path):
@@ -171,10 +213,10 @@ def blas_name():
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer shapes and shorter timing")
-    ap.add_argument("--only", default="matmul,gpt2,sae", help="comma-separated sections: matmul, gpt2, sae (sae1: only the one-thread SAE cases)")
+    ap.add_argument("--only", default="matmul,gpt2,sae,lm", help="comma-separated sections: matmul, gpt2, sae, lm (sae1: only the one-thread SAE cases)")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
-    sections = {"matmul": bench_matmul, "gpt2": bench_gpt2, "sae": bench_sae,
+    sections = {"matmul": bench_matmul, "gpt2": bench_gpt2, "sae": bench_sae, "lm": bench_lm,
                 "sae1": lambda quick, min_time: bench_sae(quick, min_time, one_thread=True)}
     wanted = [s for s in a.only.split(",") if s]
     bad = [s for s in wanted if s not in sections]
