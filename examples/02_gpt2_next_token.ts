@@ -1,18 +1,17 @@
 /**
- * GPT-2's next token and one hook. Uses real weights when present (weights/gpt2, SAE_SEEDS_WEIGHTS), otherwise
- * a small seeded random GPT-2 — then the predictions are noise, which the output says.
- *   npx tsx examples/02_gpt2_next_token.ts [--tiny]
+ * GPT-2's next token and one hook. Uses GPT-2 small when its weights are present (weights/gpt2, SAE_SEEDS_WEIGHTS),
+ * otherwise brown-gpt2-mini, the small GPT-2 this repository ships (trained by `train-lm` on the Brown Corpus:
+ * its guesses are those of a model that has read a million words, not GPT-2's).
+ *   npx tsx examples/02_gpt2_next_token.ts
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { loadCheckpoint, resolveWeightsDir, randomGPT2Weights, forward, encode, decodeToken } from "sae-seeds/gpt2";
+import { loadModel, resolveWeightsDir, forward, encode, decodeToken } from "sae-seeds/gpt2";
 
 const dir = resolveWeightsDir();
-const real = !process.argv.includes("--tiny") && existsSync(join(dir, "model.safetensors"));
-const weights = real
-  ? (await loadCheckpoint(dir)).weights
-  : randomGPT2Weights({ nLayer: 2, nHead: 4, nEmbd: 64, nPositions: 128, vocabSize: 50257, layerNormEpsilon: 1e-5 }, 0);
-console.log(real ? `GPT-2 from ${dir}` : "a tiny random GPT-2 (no trained weights): predictions are noise");
+const model = await loadModel({ model: existsSync(join(dir, "model.safetensors")) ? "gpt2" : "mini" });
+const weights = model.weights;
+console.log(`model: ${model.label}`);
 
 const ids = encode("The Eiffel Tower is in the city of");
 const layer = Math.min(6, weights.config.nLayer - 1);

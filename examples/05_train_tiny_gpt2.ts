@@ -9,13 +9,9 @@
  * bigram model cannot see (it only knows the previous token) and attention can. So the smoothed bigram's loss
  * is a line the transformer has to cross by learning to look back. (On the Brown Corpus the same crossing takes about an hour: see models/brown-gpt2-mini.)
  */
-import { trainLM, evaluateStream, type LMTrainSpec } from "../src/gpt2/train/trainer.ts";
-import { ngramBaselines } from "../src/gpt2/train/ngram.ts";
-import { splitByDocument, tokenStream } from "../src/data/lm_split.ts";
-import { corpusHash } from "../src/data/corpus.ts";
-import { Rng } from "../src/tensor/rng.ts";
-import { sampleContinuation } from "../src/gpt2/train/sample.ts";
-import { encode, decode } from "../src/gpt2/tokenizer.ts";
+import { Rng } from "sae-seeds/tensor";
+import { trainLM, evaluateStream, ngramBaselines, sampleContinuation, encode, decode, type LMTrainSpec } from "sae-seeds/gpt2";
+import { splitByDocument, tokenStream, corpusHash } from "sae-seeds/data";
 
 const tiny = process.argv.includes("--tiny");
 const people = ["Alice", "Bob", "Carol", "David", "Emma", "Frank", "Grace", "Henry"];

@@ -18,7 +18,7 @@ let tarball = "";
 
 const SCRIPT = `
 import { fromArray, matmul, Rng } from "sae-seeds/tensor";
-import { parseGPT2Config, encode, decode } from "sae-seeds/gpt2";
+import { parseGPT2Config, encode, decode, loadModel } from "sae-seeds/gpt2";
 import { loadBrownCorpus, makeWindows, arrayRows } from "sae-seeds/data";
 import { defaultTrainConfig, trainSAE } from "sae-seeds/sae";
 import { linearSumAssignment } from "sae-seeds/match";
@@ -34,11 +34,12 @@ const windows = makeWindows(brown.documents.slice(0, 2), { seqLen: 16, maxTokens
 const data = new Float32Array(64 * 8);
 Rng.stream(1, "consumer").fillNormal(data);
 const sae = trainSAE({ config: defaultTrainConfig("topk", { dIn: 8, dSae: 16, k: 2, seed: 1 }, { epochs: 1, batchSize: 32 }), data: arrayRows(data, 8) });
+const mini = await loadModel({ model: "mini" }); // the shipped model, found inside the installed package
 const assignment = linearSumAssignment(Float64Array.from([4, 1, 3, 2, 0, 5, 3, 2, 2]), 3, 3);
 console.log(JSON.stringify({
   product, roundTrip: decode(ids), layers: config.nLayer, documents: brown.documents.length, realTokens: windows.realTokens,
   history: sae.history.length, total: assignment.total, condition: conditionId(correctedSpec().conditions[0]!),
-  namespaces: Object.keys(lib).sort(),
+  namespaces: Object.keys(lib).sort(), miniLayers: mini.weights.config.nLayer,
 }));
 `;
 
@@ -79,7 +80,8 @@ describe("the packed library", () => {
     const installed = join(consumer, "node_modules", "sae-seeds");
     expect(existsSync(join(installed, "dist", "tensor", "index.js"))).toBe(true);
     expect(existsSync(join(installed, "dist", "cli", "study", "index.d.ts"))).toBe(true);
-    expect(readdirSync(installed).sort()).toEqual(["README.md", "bin", "dist", "package.json"]);
+    expect(readdirSync(installed).sort()).toEqual(["README.md", "bin", "dist", "models", "package.json"]);
+    expect(readdirSync(join(installed, "models", "brown-gpt2-mini")).sort()).toEqual(["config.json", "model.safetensors", "training.json"]);
   });
 
   it("imports through every public path from a tsx script in another project, and runs", () => {
@@ -89,6 +91,7 @@ describe("the packed library", () => {
     expect(got).toMatchObject({
       product: [7, 10, 15, 22], roundTrip: "Hello world", layers: 2, documents: 500, realTokens: 40, history: 1, total: 5,
       condition: "L0-n128-k8-topk", namespaces: ["data", "gpt2", "match", "sae", "study", "tensor"],
+      miniLayers: JSON.parse(readFileSync(join(PROJECT_ROOT, "models", "brown-gpt2-mini", "config.json"), "utf8")).n_layer,
     });
   });
 

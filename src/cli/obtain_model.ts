@@ -1,7 +1,9 @@
 /**
  * What `replicate` (and so `npm start`) runs on: GPT-2 from --weights / SAE_SEEDS_WEIGHTS / weights/gpt2; when no
  * weights are there, a download of GPT-2 small into weights/gpt2; when the hub cannot be reached either (these
- * machines are offline), one line saying so and the seeded random GPT-2 small control, labelled as such.
+ * machines are offline), one line saying so and brown-gpt2-mini, the small trained GPT-2 this repository ships —
+ * with its random-weight control beside it (`control`), since a trained network is read against an untrained one of
+ * the same shape. Every output is labelled with the model it describes.
  */
 import { loadModel, MissingWeightsError, type LoadedModel } from "../gpt2/loader.ts";
 import { downloadModel, DownloadError, DEFAULT_HUB_URL } from "../gpt2/hub.ts";
@@ -22,13 +24,18 @@ export interface ObtainOptions {
 
 export interface ObtainedModel {
   model: LoadedModel;
-  /** "gpt2" or, when it fell back, "random". */
+  /** "gpt2", or what was asked for, or "mini" when it fell back. */
   modelName: string;
+  /** The random-network control to run beside it: for mini, random-mini (none for GPT-2 itself, as before). */
+  control: string | null;
 }
+
+/** Trained models whose random control a replication runs beside them. */
+const CONTROLS: Record<string, string> = { mini: "random-mini" };
 
 export async function obtainModel(options: ObtainOptions): Promise<ObtainedModel> {
   try {
-    return { model: await loadModel({ model: options.model, weightsDir: options.weightsDir }), modelName: options.model };
+    return { model: await loadModel({ model: options.model, weightsDir: options.weightsDir }), modelName: options.model, control: CONTROLS[options.model] ?? null };
   } catch (e) {
     // Only the default case falls back: an explicit --weights DIR that is empty is a mistake to report.
     if (!(e instanceof MissingWeightsError) || options.model !== "gpt2" || options.weightsDir) throw e;
@@ -51,12 +58,12 @@ export async function obtainModel(options: ObtainOptions): Promise<ObtainedModel
         },
       });
       for (const bar of bars.values()) bar.done();
-      return { model: await loadModel({ model: "gpt2", weightsDir: dir }), modelName: "gpt2" };
+      return { model: await loadModel({ model: "gpt2", weightsDir: dir }), modelName: "gpt2", control: null };
     } catch (e) {
       if (!(e instanceof DownloadError)) throw e;
       why += ` and the download failed (${e.message.split("; ")[0]})`;
     }
   }
-  options.log(`${why}; running on --model random, the seeded random GPT-2 control — results describe a random network, not GPT-2`);
-  return { model: await loadModel({ model: "random" }), modelName: "random" };
+  options.log(`${why}; running on --model mini, brown-gpt2-mini (the small GPT-2 trained by train-lm that ships in models/), beside its random-weight control --model random-mini — results describe that model, not GPT-2`);
+  return { model: await loadModel({ model: "mini" }), modelName: "mini", control: "random-mini" };
 }

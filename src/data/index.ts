@@ -6,3 +6,4 @@ export * from "./windows.ts";
 export * from "./activation_cache.ts";
 export * from "./rows.ts";
 export * from "./json_files.ts";
+export * from "./lm_split.ts";

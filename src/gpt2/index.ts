@@ -10,3 +10,4 @@ export * from "./hooks.ts";
 export * from "./model.ts";
 export * from "./tokenizer.ts";
 export * from "./hub.ts";
+export * from "./train/index.ts";

@@ -6,7 +6,8 @@
 import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { readGPT2Config, GPT2_PRESETS } from "./config.ts";
+import { fileURLToPath } from "node:url";
+import { readGPT2Config, GPT2_PRESETS, type GPT2Config } from "./config.ts";
 import { mapCheckpoint, parameterEntries, type GPT2Weights, type TensorSource } from "./weights.ts";
 import { openSafetensors } from "./safetensors.ts";
 import { randomGPT2Weights, RANDOM_MODEL_LABEL } from "./random_model.ts";
@@ -63,24 +64,53 @@ export function hashWeights(weights: GPT2Weights): string {
 
 /** The seeded random GPT-2 small control. */
 export function loadRandomModel(seed = 0): LoadedModel {
-  const weights = randomGPT2Weights(GPT2_PRESETS.gpt2!, seed);
-  return { weights, name: "random", label: `${RANDOM_MODEL_LABEL}, seed ${seed}`, kind: "random", sha256: hashWeights(weights), path: null };
+  return randomControlOf(GPT2_PRESETS.gpt2!, "random", RANDOM_MODEL_LABEL, seed);
 }
 
-/** The names `--model` takes. */
-export const MODEL_NAMES = ["gpt2", "random"] as const;
+/**
+ * The names `--model` takes:
+ *   gpt2         GPT-2 from --weights DIR, SAE_SEEDS_WEIGHTS or weights/gpt2 (Hugging Face layout)
+ *   mini         brown-gpt2-mini, the small GPT-2 this repository ships (models/brown-gpt2-mini), trained by
+ *                `train-lm` on the Brown Corpus: the trained model to study when GPT-2's weights cannot be had
+ *   random       a seeded random GPT-2 small (the random-network control of GPT-2 small)
+ *   random-mini  a seeded random GPT-2 of brown-gpt2-mini's shape (the random-network control of mini)
+ */
+export const MODEL_NAMES = ["gpt2", "mini", "random", "random-mini"] as const;
+export type ModelName = (typeof MODEL_NAMES)[number];
+
+/** The shipped model, found beside the package (src/gpt2 or dist/gpt2 → ../../models), whatever the working directory. */
+export const SHIPPED_MODEL_DIR = fileURLToPath(new URL("../../models/brown-gpt2-mini", import.meta.url));
+
+/** The random-network control of a model: the same shape, seeded random weights. */
+export function randomControlOf(config: GPT2Config, name: string, label: string, seed = 0): LoadedModel {
+  const weights = randomGPT2Weights(config, seed);
+  return { weights, name, label: `${label}, seed ${seed}`, kind: "random", sha256: hashWeights(weights), path: null };
+}
 
 export interface ModelChoice {
-  /** "gpt2" (a checkpoint found via --weights / SAE_SEEDS_WEIGHTS / weights/gpt2) or "random". */
+  /** One of MODEL_NAMES. */
   model?: string;
+  /** For gpt2: where the checkpoint is (else SAE_SEEDS_WEIGHTS, else weights/gpt2). */
   weightsDir?: string;
 }
 
 export async function loadModel(choice: ModelChoice): Promise<LoadedModel> {
   const model = choice.model ?? "gpt2";
-  if (model === "random") return loadRandomModel(0);
-  if (model !== "gpt2") throw new Error(`unknown model "${model}": use gpt2 (weights from --weights, SAE_SEEDS_WEIGHTS or weights/gpt2) or random`);
-  const dir = resolveWeightsDir(choice.weightsDir);
-  if (!existsSync(join(dir, "model.safetensors"))) throw new MissingWeightsError(`no GPT-2 weights in ${dir}. ${describeMissingWeights()}`);
-  return loadCheckpoint(dir);
+  switch (model) {
+    case "random":
+      return loadRandomModel(0);
+    case "mini": {
+      const loaded = await loadCheckpoint(SHIPPED_MODEL_DIR, "mini");
+      return { ...loaded, label: `brown-gpt2-mini (${loaded.weights.config.nLayer} layers, d=${loaded.weights.config.nEmbd}; trained by train-lm on the Brown Corpus, shipped in models/)` };
+    }
+    case "random-mini":
+      return randomControlOf(readGPT2Config(join(SHIPPED_MODEL_DIR, "config.json")), "random-mini", "random GPT-2 of brown-gpt2-mini's shape (seeded control, NOT trained)");
+    case "gpt2": {
+      const dir = resolveWeightsDir(choice.weightsDir);
+      if (!existsSync(join(dir, "model.safetensors"))) throw new MissingWeightsError(`no GPT-2 weights in ${dir}. ${describeMissingWeights()}`);
+      return loadCheckpoint(dir);
+    }
+    default:
+      throw new Error(`unknown model "${model}": use ${MODEL_NAMES.join(", ")}`);
+  }
 }

@@ -14,7 +14,7 @@ export function resolveWeightsDir(flag?: string): string {
 }
 
 export function describeMissingWeights(): string {
-  return "GPT-2 weights go in weights/gpt2 (config.json + model.safetensors); get them with `npx tsx src/cli/main.ts download`, point --weights DIR or SAE_SEEDS_WEIGHTS at a copy, or use --model random for the seeded random GPT-2 control.";
+  return "GPT-2 weights go in weights/gpt2 (config.json + model.safetensors); get them with `npx tsx src/cli/main.ts download`, point --weights DIR or SAE_SEEDS_WEIGHTS at a copy, or use --model mini for the small trained GPT-2 this repository ships (--model random: the seeded random GPT-2 small control).";
 }
 
 /** sha256 of a whole file, streamed (a 548 MB checkpoint is never held in memory for this). */

@@ -10,11 +10,11 @@ import { MODEL_FLAGS } from "../command.ts";
 import { applyThreads, processCount, threadCount } from "../threads.ts";
 import { currentCliEntry } from "../study/run_pool.ts";
 import { UsageError } from "../args.ts";
-import { correctedSpec, faithfulSpec, scaleSpec, STUDY_TABLE, STUDY_DEAD_FRACTION_LAYER0 } from "../study/presets.ts";
+import { correctedSpec, faithfulSpec, scaleSpec, studyLayer, STUDY_TABLE, STUDY_DEAD_FRACTION_LAYER0 } from "../study/presets.ts";
 import { runSweep } from "../study/pipeline.ts";
 import { buildStabilityReport, findRuns } from "../study/stability.ts";
 import { writeReport } from "./study.ts";
-import type { LoadedModel } from "../../gpt2/loader.ts";
+import { loadModel, type LoadedModel } from "../../gpt2/loader.ts";
 import { DEFAULT_HUB_URL } from "../../gpt2/hub.ts";
 import { obtainModel } from "../obtain_model.ts";
 import type { StabilityReport } from "../report/model.ts";
@@ -68,7 +68,11 @@ function deadAt(report: StabilityReport | null, layer: number): string {
   return `${(100 * runs.reduce((s, r) => s + r.deadFraction, 0) / runs.length).toFixed(0)}%`;
 }
 
-export function sideBySide(faithful: StabilityReport | null, corrected: StabilityReport | null): string {
+/**
+ * Our numbers beside the study's table. On a model of another depth (`nLayer`), the study's layer L is read at the same
+ * relative depth (studyLayer), and the rows say which layer that is.
+ */
+export function sideBySide(faithful: StabilityReport | null, corrected: StabilityReport | null, nLayer = 12): string {
   const rows = [
     ...STUDY_TABLE.map((r) => ({ ...r })),
     { layer: 6, features: 128, k: 8, mode: "full" as const, median: NaN, fraction: NaN },
@@ -80,7 +84,9 @@ export function sideBySide(faithful: StabilityReport | null, corrected: Stabilit
   ];
   for (const r of rows) {
     const study = Number.isNaN(r.median) ? "(not reported)" : `${r.median.toFixed(3)} ${(100 * r.fraction).toFixed(2)}%`;
-    lines.push(`${`L${r.layer} n${r.features} k${r.k} ${r.mode}`.padEnd(30)} ${study.padEnd(20)} ${cell(faithful, r.layer, r.features, r.k, r.mode)} ${cell(corrected, r.layer, r.features, r.k, r.mode)}`);
+    const ours = studyLayer(r.layer, nLayer);
+    const label = `L${r.layer}${ours !== r.layer ? ` (our L${ours})` : ""} n${r.features} k${r.k} ${r.mode}`;
+    lines.push(`${label.padEnd(30)} ${study.padEnd(20)} ${cell(faithful, ours, r.features, r.k, r.mode)} ${cell(corrected, ours, r.features, r.k, r.mode)}`);
   }
   lines.push(`${"dead features, layer 0".padEnd(30)} ${`≈${(100 * STUDY_DEAD_FRACTION_LAYER0).toFixed(0)}%`.padEnd(20)} ${deadAt(faithful, 0).padEnd(26)} ${deadAt(corrected, 0).padEnd(26)}`);
   for (const [name, rep] of [["faithful", faithful], ["corrected", corrected]] as const) {
@@ -88,6 +94,8 @@ export function sideBySide(faithful: StabilityReport | null, corrected: Stabilit
     const nulls = rep.conditions.flatMap((c) => c.modes.map((m) => `L${c.layer} n${c.features} ${m.mode}: null median ${m.median.nullMean?.toFixed(3) ?? "—"}, p ${m.median.pValue?.toFixed(3) ?? "—"}`));
     // With R draws the smallest possible Monte-Carlo p-value is 1/(R+1): say so, so p = 0.048 is read as "beat all 20".
     lines.push(`${name} null baselines (${rep.nullDraws} draws, smallest possible p ${(1 / (rep.nullDraws + 1)).toFixed(3)}): ${nulls.join("; ")}`);
+    const quality = rep.conditions.filter((c) => c.quality).map((c) => `L${c.layer} n${c.features}: EV ${c.quality!.explainedVariance.value.toFixed(3)}, CE-loss score ${c.quality!.ceLossScore.value.toFixed(3)}`);
+    if (quality.length) lines.push(`${name} quality on ${rep.conditions[0]!.quality?.tokens ?? 0} held-out tokens (mean over seeds): ${quality.join("; ")}`);
   }
   return lines.join("\n");
 }
@@ -120,32 +128,37 @@ export const replicateCommand: Command = {
     null: { type: "int", min: 0, description: "random-dictionary null draws (more: `stability --null 200` on the run directories)", default: 20 },
     quiet: { type: "boolean", description: "no progress bars" },
     processes: { type: "int", min: 1, description: "runs trained at once, in worker processes (default: one per thread)" },
-    offline: { type: "boolean", description: "without weights, do not try the hub: go straight to the random control" },
+    offline: { type: "boolean", description: "without GPT-2 weights, do not try the hub: go straight to brown-gpt2-mini and its random control" },
     "hub-url": { type: "string", description: "hub base URL for the download", default: DEFAULT_HUB_URL },
   },
   async run({ flags }) {
     applyThreads(flags.threads as number | undefined);
     // The corpus first: it is cheap to look for, and --faithful without it should fail before loading a model.
     const corpus = flags.scale ? null : await studyCorpus(flags, (line) => process.stderr.write(line + "\n"));
-    const { model, modelName } = await obtainModel({
+    const obtained = await obtainModel({
       model: flags.model as string, weightsDir: flags.weights as string | undefined, download: !flags.offline,
       hubUrl: flags["hub-url"] as string, quiet: Boolean(flags.quiet), log: (line) => process.stderr.write(line + "\n"),
     });
     const seeds = flags.seeds as number[] | undefined;
-    const withOverrides = (s: SweepSpec): SweepSpec => ({ ...s, model: modelName, ...(flags.weights ? { weights: flags.weights as string } : {}), ...(seeds ? { seeds } : {}) });
     const root = flags.out as string;
-    const tag = model.kind === "random" ? "-random" : "";
-    if (flags.scale) {
-      const spec = withOverrides(scaleSpec());
-      const report = await runAndReport(spec, join(root, `scale${tag}`), flags, model);
-      console.log(`scale sweep done: ${report.conditions.length} conditions; report in ${join(root, `scale${tag}`, "report.html")}`);
-      return;
+    // The model, then (for brown-gpt2-mini) its random-weight control of the same shape: the field's comparison.
+    const runs = [{ model: obtained.model, name: obtained.modelName }];
+    if (obtained.control) runs.push({ model: await loadModel({ model: obtained.control }), name: obtained.control });
+    for (const { model, name } of runs) {
+      const nLayer = model.weights.config.nLayer;
+      const withOverrides = (s: SweepSpec): SweepSpec => ({ ...s, model: name, ...(flags.weights && name === "gpt2" ? { weights: flags.weights as string } : {}), ...(seeds ? { seeds } : {}) });
+      const tag = name === "gpt2" ? "" : `-${name}`;
+      if (flags.scale) {
+        const report = await runAndReport(withOverrides(scaleSpec(nLayer)), join(root, `scale${tag}`), flags, model);
+        console.log(`scale sweep done on ${model.label}: ${report.conditions.length} conditions; report in ${join(root, `scale${tag}`, "report.html")}`);
+        continue;
+      }
+      let faithful: StabilityReport | null = null;
+      if (corpus) faithful = await runAndReport(withOverrides(faithfulSpec(corpus, nLayer)), join(root, `faithful${tag}`), flags, model);
+      const corrected = flags.faithful ? null : await runAndReport(withOverrides(correctedSpec(nLayer)), join(root, `corrected${tag}`), flags, model);
+      console.log(`\nmodel: ${model.label}`);
+      console.log(sideBySide(faithful, corrected, nLayer));
+      console.log(`reports: ${[faithful && join(root, `faithful${tag}`, "report.html"), corrected && join(root, `corrected${tag}`, "report.html")].filter(Boolean).join(", ")}`);
     }
-    let faithful: StabilityReport | null = null;
-    if (corpus) faithful = await runAndReport(withOverrides(faithfulSpec(corpus)), join(root, `faithful${tag}`), flags, model);
-    const corrected = flags.faithful ? null : await runAndReport(withOverrides(correctedSpec()), join(root, `corrected${tag}`), flags, model);
-    console.log(`model: ${model.label}`);
-    console.log(sideBySide(faithful, corrected));
-    console.log(`reports: ${[faithful && join(root, `faithful${tag}`, "report.html"), corrected && join(root, `corrected${tag}`, "report.html")].filter(Boolean).join(", ")}`);
   },
 };

@@ -7,10 +7,18 @@ import type { Condition, SweepSpec } from "./spec.ts";
 import { gridConditions } from "./spec.ts";
 import { locateStudyCorpus, storedCorpusPath } from "../../data/study_corpus.ts";
 
-export const STUDY_CONDITIONS = (recipe: "topk" | "seed-report"): Condition[] => [
+/**
+ * The study's layers on a model of `nLayer` blocks: layer 0 stays layer 0, GPT-2 small's layer L of 12 becomes the
+ * same relative depth, round(L · nLayer / 12) (layer 6, the middle, is layer 3 of brown-gpt2-mini's 6).
+ */
+export function studyLayer(layer: number, nLayer = 12): number {
+  return Math.min(nLayer - 1, Math.round((layer * nLayer) / 12));
+}
+
+export const STUDY_CONDITIONS = (recipe: "topk" | "seed-report", nLayer = 12): Condition[] => [
   { layer: 0, features: 128, k: 8, recipe },
-  { layer: 6, features: 128, k: 8, recipe },
-  { layer: 6, features: 512, k: 32, recipe },
+  { layer: studyLayer(6, nLayer), features: 128, k: 8, recipe },
+  { layer: studyLayer(6, nLayer), features: 512, k: 32, recipe },
 ];
 
 /** The study's published table, for printing beside ours. */
@@ -31,8 +39,8 @@ const base = {
 };
 
 /** Exactly what the study ran, quirks included: its corpus and windowing, BOS/padding rows trained on, its recipe. */
-export function faithfulSpec(corpus: string): SweepSpec {
-  return { ...base, name: "replicate-faithful", corpus, windowing: "faithful", includeSpecial: true, conditions: STUDY_CONDITIONS("seed-report"), batchSize: 64, lr: 1e-3 };
+export function faithfulSpec(corpus: string, nLayer = 12): SweepSpec {
+  return { ...base, name: "replicate-faithful", corpus, windowing: "faithful", includeSpecial: true, conditions: STUDY_CONDITIONS("seed-report", nLayer), batchSize: 64, lr: 1e-3 };
 }
 
 /**
@@ -40,8 +48,8 @@ export function faithfulSpec(corpus: string): SweepSpec {
  * real tokens. Optimiser settings (Adam lr 1e-3, batch 64, 8 epochs) are kept equal to the study's so that the
  * differences come from the recipe and the data handling, not from a different training budget.
  */
-export function correctedSpec(): SweepSpec {
-  return { ...base, name: "replicate-corrected", corpus: "brown", windowing: "standard", includeSpecial: false, conditions: STUDY_CONDITIONS("topk"), batchSize: 64, lr: 1e-3 };
+export function correctedSpec(nLayer = 12): SweepSpec {
+  return { ...base, name: "replicate-corrected", corpus: "brown", windowing: "standard", includeSpecial: false, conditions: STUDY_CONDITIONS("topk", nLayer), batchSize: 64, lr: 1e-3 };
 }
 
 /**
@@ -49,11 +57,12 @@ export function correctedSpec(): SweepSpec {
  * 20 seeds, 10⁶ tokens, Gao et al.'s recipe. 400 runs: meant to be run in resumable pieces (rerunning skips
  * finished runs); `plan --preset scale` prints its cost first.
  */
-export function scaleSpec(): SweepSpec {
+export function scaleSpec(nLayer = 12): SweepSpec {
+  const layers = [...new Set([0, 3, 6, 9, 11].map((l) => studyLayer(l, nLayer)))];
   return {
     ...base, name: "replicate-scale", corpus: "brown", windowing: "standard", includeSpecial: false, maxTokens: 1_000_000,
     seeds: Array.from({ length: 20 }, (_, i) => i + 1),
-    conditions: gridConditions([0, 3, 6, 9, 11], [128, 512, 2048, 8192], [32], ["topk"]), batchSize: 4096, lr: 4e-4, epochs: 8, evalTokens: 4096,
+    conditions: gridConditions(layers, [128, 512, 2048, 8192], [32], ["topk"]), batchSize: 4096, lr: 4e-4, epochs: 8, evalTokens: 4096,
   };
 }
 

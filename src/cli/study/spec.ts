@@ -11,6 +11,7 @@ import { RECIPES } from "../../sae/config.ts";
 import { MODEL_NAMES } from "../../gpt2/loader.ts";
 import type { ResidualConvention } from "../../gpt2/model.ts";
 import { checkValue, UsageError, type FlagSpec, type FlagValues } from "../args.ts";
+import { MODEL_HELP } from "../command.ts";
 import { parseYamlSubset } from "./yaml.ts";
 import { parseStrictJson } from "./strict_json.ts";
 
@@ -78,7 +79,7 @@ interface Setting extends FlagSpec {
 /** Every setting a sweep has: its flag (the record key), spec-file key, type and domain. */
 export const SWEEP_SETTINGS: Record<string, Setting> = {
   name: { key: "name", type: "string", description: "sweep name (output goes to runs/<name>)", shownDefault: DEFAULT_SPEC.name },
-  model: { key: "model", type: "string", choices: MODEL_NAMES, description: "gpt2 (weights from --weights, SAE_SEEDS_WEIGHTS or weights/gpt2) or random (seeded random GPT-2 small control)", shownDefault: DEFAULT_SPEC.model },
+  model: { key: "model", type: "string", choices: MODEL_NAMES, description: MODEL_HELP, shownDefault: DEFAULT_SPEC.model },
   weights: { key: "weights", type: "string", description: "directory with config.json and model.safetensors" },
   corpus: { key: "corpus", type: "string", description: "brown, a .jsonl file with a text field, or a text file (one document per line)", shownDefault: DEFAULT_SPEC.corpus },
   windowing: { key: "windowing", type: "string", choices: ["standard", "faithful"], description: "standard windows, or the seed study's (one truncated, padded window per document)", shownDefault: DEFAULT_SPEC.windowing },
