@@ -12,10 +12,8 @@
  * so with scale = 1/N the row becomes the softmax-cross-entropy gradient except at the target, where the caller
  * subtracts `scale`; the caller computes the loss log S + M − x_target in float64 from the stats.
  *
- * exp(y) for y = x − M ≤ 0 in float32: y is clamped to [−87, 0] (e^−87 ≈ 1.6e−38 is below a float32 ulp of
- * S ≥ 1, so clamping changes no sum), y = n·ln2 + g with n = nearest(y·log2 e) and g reduced in two steps
- * (Cody–Waite), e^g by its degree-7 Taylor polynomial, 2^n from exponent bits — the same method as the GELU
- * epilogue (../../tensor/wasm/gelu_kernel.ts), a few float32 ulps.
+ * exp(y) for y = x − M ≤ 0 in float32 (../../tensor/wasm/vector_exp.ts, shared with the GELU epilogue; a few float32
+ * ulps), y clamped to [−87, 0] (e^−87 ≈ 1.6e−38 is below a float32 ulp of S ≥ 1, so clamping changes no sum).
  *
  * Determinism: IEEE single-precision operations in a fixed order. The four lanes are reduced by two fixed
  * shuffles (lanes 0+2, 1+3, then the two halves), so every row gets the same bits on every engine. A row's
@@ -24,11 +22,9 @@
 import { encodeModule, FunctionBuilder, ValType, type Code } from "../../tensor/wasm/emitter.ts";
 import { forUpTo } from "../../tensor/wasm/structured.ts";
 import { requireWebAssembly, type WasmMemory } from "../../tensor/wasm/wasm_api.ts";
+import { emitExp, expConstants, splatF32 } from "../../tensor/wasm/vector_exp.ts";
 
 const Y_MIN = -87;
-const LN2_HI = 0.693359375;
-const LN2_LO = Math.LN2 - LN2_HI;
-const TAYLOR = [1 / 2, 1 / 6, 1 / 24, 1 / 120, 1 / 720, 1 / 5040];
 const SWAP_HALVES = [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7];
 const SWAP_PAIRS = [4, 5, 6, 7, 0, 1, 2, 3, 12, 13, 14, 15, 8, 9, 10, 11];
 
@@ -38,13 +34,7 @@ function emitSoftmaxRows(): ReturnType<FunctionBuilder["definition"]> {
   const [ptr, rows, n, stride, scale, stats, scratch] = [0, 1, 2, 3, 4, 5, 6];
   const [r, rowStart, vectorBytes, offset, tail, t] = [f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32), f.local(i32)];
   const code = f.code;
-  const splat = (value: number): number => {
-    const local = f.local(v128);
-    code.f32Const(value).f32x4Splat().localSet(local);
-    return local;
-  };
-  const k = { minusInf: splat(-Infinity), yMin: splat(Y_MIN), zero: splat(0), log2e: splat(Math.LOG2E), ln2Hi: splat(LN2_HI), ln2Lo: splat(LN2_LO), one: splat(1), taylor: TAYLOR.map(splat), bias: f.local(v128) };
-  code.i32Const(127).i32x4Splat().localSet(k.bias);
+  const k = { minusInf: splatF32(f, -Infinity), yMin: splatF32(f, Y_MIN), zero: splatF32(f, 0), ...expConstants(f) };
   const [x, m, s, g, nn, p, inv] = [f.local(v128), f.local(v128), f.local(v128), f.local(v128), f.local(v128), f.local(v128), f.local(v128)];
 
   const tailAddress = () => code.localGet(rowStart).localGet(vectorBytes).i32Add().localGet(t).i32Const(2).i32Shl().i32Add();
@@ -67,13 +57,8 @@ function emitSoftmaxRows(): ReturnType<FunctionBuilder["definition"]> {
   /** x ← exp(x − m), and s += x. */
   const expAccumulate = () => {
     code.localGet(x).localGet(m).f32x4Sub().localGet(k.yMin).f32x4Max().localGet(k.zero).f32x4Min().localSet(x);
-    code.localGet(x).localGet(k.log2e).f32x4Mul().f32x4Nearest().localSet(nn);
-    code.localGet(x).localGet(nn).localGet(k.ln2Hi).f32x4Mul().f32x4Sub().localGet(nn).localGet(k.ln2Lo).f32x4Mul().f32x4Sub().localSet(g);
-    code.localGet(k.taylor[k.taylor.length - 1]!);
-    for (let i = k.taylor.length - 2; i >= 0; i--) code.localGet(g).f32x4Mul().localGet(k.taylor[i]!).f32x4Add();
-    code.localGet(g).f32x4Mul().localGet(k.one).f32x4Add();
-    code.localGet(g).f32x4Mul().localGet(k.one).f32x4Add().localSet(p);
-    code.localGet(p).localGet(nn).i32x4TruncSatF32x4S().localGet(k.bias).i32x4Add().i32Const(23).i32x4Shl().f32x4Mul().localSet(x);
+    emitExp(code, k, x, nn, g, p);
+    code.localSet(x);
     code.localGet(s).localGet(x).f32x4Add().localSet(s);
   };
   const at = () => code.localGet(rowStart).localGet(offset).i32Add();
