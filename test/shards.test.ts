@@ -41,7 +41,7 @@ describe("shards", () => {
     expect(parseShard("auto/4", { JOB_COMPLETION_INDEX: "3" })).toEqual({ index: 3, count: 4 });
     expect(() => parseShard("auto", { JOB_COMPLETION_INDEX: "3" })).toThrow(/give --shard auto\/N/);
     expect(() => parseShard("auto", {})).toThrow(/neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set/);
-    expect(() => parseShard("8/8")).toThrow(/shard 8 {2}is not in 0\.\.7/);
+    expect(() => parseShard("8/8")).toThrow(/--shard 8\/8: shard 8 is not in 0\.\.7$/);
     expect(() => parseShard("1-8")).toThrow(/--shard must be I\/N/);
     const small = { ...DEFAULT_SPEC, conditions: gridConditions([0], [128], [8], ["topk"]), seeds: [1, 2, 3] };
     expect(shardRuns(small, 768, { index: 2, count: 3 })).toHaveLength(1);

@@ -63,8 +63,9 @@ export function shardRuns(spec: SweepSpec, dIn: number, shard?: Shard): RunJob[]
  */
 export function parseShard(text: string, env: NodeJS.ProcessEnv = process.env): Shard {
   const check = (index: number, count: number, from: string): Shard => {
-    if (!Number.isSafeInteger(count) || count < 1) throw new UsageError(`--shard ${text}: the shard count ${from} must be a positive integer`);
-    if (!Number.isSafeInteger(index) || index < 0 || index >= count) throw new UsageError(`--shard ${text}: shard ${index} ${from} is not in 0..${count - 1}`);
+    const source = from ? ` ${from}` : "";
+    if (!Number.isSafeInteger(count) || count < 1) throw new UsageError(`--shard ${text}: the shard count${source} must be a positive integer`);
+    if (!Number.isSafeInteger(index) || index < 0 || index >= count) throw new UsageError(`--shard ${text}: shard ${index}${source} is not in 0..${count - 1}`);
     return { index, count };
   };
   const explicit = /^(\d+)\/(\d+)$/.exec(text);
