@@ -329,6 +329,11 @@ class RunQueue implements JobSource {
     return this.remaining.length ? "wait" : null;
   }
 
+  /** Runs not complete when last looked at (trained here, by others, or not yet). */
+  get pending(): number {
+    return this.remaining.length;
+  }
+
   describeWaiting(): string {
     const first = [...this.waitingOn.entries()][0];
     return `${this.waitingOn.size} run${this.waitingOn.size > 1 ? "s are" : " is"} being trained by other processes (e.g. ${first?.[0]}: ${describeOwner(first?.[1] ?? null)}); waiting for them`;
@@ -375,11 +380,12 @@ export async function runSweep(spec: SweepSpec, options: PipelineOptions): Promi
     if (!saidWaiting) log(queue.describeWaiting());
     saidWaiting = true;
   };
-  const processes = Math.min(options.processes ?? 1, jobs.length);
+  // Workers only for runs left to do: a rerun of a finished sweep starts none.
+  const processes = Math.min(options.processes ?? 1, queue.pending);
   if (processes > 1 && options.workerEntry) {
     // Each worker gets an equal share of the threads; results do not depend on it (see run_pool.ts).
     const threadsEach = Math.max(1, Math.floor(options.threads / processes));
-    log(`training up to ${jobs.length} runs in ${processes} processes (${threadsEach} matmul thread${threadsEach > 1 ? "s" : ""} each)`);
+    log(`training up to ${queue.pending} runs in ${processes} processes (${threadsEach} matmul thread${threadsEach > 1 ? "s" : ""} each)`);
     await trainInProcesses(queue, {
       processes, entry: options.workerEntry, log, pollMs, onWait,
       init: {
