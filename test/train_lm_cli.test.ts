@@ -90,8 +90,13 @@ describe("train-lm", () => {
     expect(r.status).toBe(2);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
     expect(r.stderr).toMatch(/--d-model 30 is not divisible by --heads 4/);
-    const done = cli(["train-lm", "--out", killed, ...TINY, "--steps", "21"]);
+    // Every flag once (a repeated flag is refused on its own): the same settings but one more step.
+    const moreSteps = TINY.map((value, i) => (TINY[i - 1] === "--steps" ? "21" : value));
+    const done = cli(["train-lm", "--out", killed, ...moreSteps]);
     expect(done.status).toBe(2);
     expect(done.stderr).toMatch(/already holds a model trained with different settings/);
+    const twice = cli(["train-lm", "--out", join(tmp, "twice"), ...TINY, "--steps", "21"]);
+    expect(twice.status).toBe(2);
+    expect(twice.stderr).toMatch(/--steps is given twice; give it once/);
   });
 });
