@@ -95,6 +95,10 @@ describe("train-lm", () => {
     const done = cli(["train-lm", "--out", killed, ...moreSteps]);
     expect(done.status).toBe(2);
     expect(done.stderr).toMatch(/already holds a model trained with different settings/);
+    const early = cli(["train-lm", "--receipt", join(killed, "training.json"), "--out", join(tmp, "early"), "--stop-after", "3"]);
+    expect(early.status).toBe(2);
+    expect(early.stderr).toMatch(/--stop-after 3 ends before the receipt's first parameter hash \(step 5\); use --stop-after 5 or more/);
+    expect(existsSync(join(tmp, "early")), "nothing trained before the refusal").toBe(false);
     const twice = cli(["train-lm", "--out", join(tmp, "twice"), ...TINY, "--steps", "21"]);
     expect(twice.status).toBe(2);
     expect(twice.stderr).toMatch(/--steps is given twice; give it once/);

@@ -164,6 +164,11 @@ export const trainLmCommand: Command = {
     }
     const stopAfter = flags["stop-after"] as number | undefined;
     if (stopAfter !== undefined && stopAfter < 1) throw new UsageError("--stop-after must be ≥ 1");
+    // Say before training, not after it, when the prefix asked for ends before the receipt's first hash.
+    const firstHash = fromReceipt?.record.evals[0]?.step;
+    if (fromReceipt && stopAfter !== undefined && stopAfter < spec.steps && (firstHash === undefined || stopAfter < firstHash)) {
+      throw new UsageError(`--stop-after ${stopAfter} ends before the receipt's first parameter hash (${firstHash === undefined ? "it records none" : `step ${firstHash}`}); use --stop-after ${firstHash ?? spec.steps} or more`);
+    }
     const log = (line: string) => process.stderr.write(line + "\n");
 
     const receiptPath = join(out, RECEIPT_FILE);
@@ -284,7 +289,7 @@ function checkAgainstReceipt(mine: TrainingRecord, theirs: TrainingRecord, steps
   for (let i = 0; i < steps; i++) {
     if (mine.loss[i] !== theirs.loss[i]) throw new Error(`not reproduced: training loss of step ${i + 1} is ${mine.loss[i]}, the receipt says ${theirs.loss[i]}`);
   }
-  console.log(`reproduced: the first ${steps} steps match the receipt bit for bit (every training loss, and the parameter sha256 at steps ${recorded.map((e) => e.step).join(", ")})`);
+  console.log(`reproduced: the first ${steps} steps match the receipt bit for bit (every training loss, and the parameter sha256 at step${recorded.length > 1 ? "s" : ""} ${recorded.map((e) => e.step).join(", ")})`);
 }
 
 function summary(r: TrainingReceipt): Record<string, unknown> {
