@@ -1,15 +1,37 @@
 /**
  * `npm run bench:compare`: our benchmark and the PyTorch/scipy references on the same machine, one after the
  * other (never concurrently: two cores), then the ratios. Needs Debian's python3-torch and python3-scipy.
- *   npm run bench:compare [-- --quick]
+ *   npm run bench:compare [-- --quick] [-- --only matmul,gpt2,sae,lm,hungarian]
  */
 import { execFileSync } from "node:child_process";
 
-const quick = process.argv.includes("--quick");
+const SECTIONS = ["matmul", "gpt2", "sae", "lm", "hungarian"];
+const TORCH_SECTIONS = new Set(["matmul", "gpt2", "sae", "lm"]); // tools/reference/bench_torch.py; hungarian is scipy's
+
+function parseArgs(argv: string[]): { quick: boolean; only: string[] } {
+  let quick = false, only = SECTIONS;
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--quick") quick = true;
+    else if (argv[i] === "--only" && argv[i + 1] !== undefined && !argv[i + 1]!.startsWith("--")) {
+      only = argv[++i]!.split(",").filter(Boolean);
+      const unknown = only.filter((s) => !SECTIONS.includes(s));
+      if (unknown.length > 0 || only.length === 0) fail(`unknown section(s) ${unknown.join(", ") || "(none given)"}; choose from ${SECTIONS.join(", ")}`);
+    } else fail(`unknown argument "${argv[i]}"; use --quick and --only ${SECTIONS.join(",")}`);
+  }
+  return { quick, only };
+}
+function fail(message: string): never {
+  console.error(`bench:compare: ${message}`);
+  process.exit(2);
+}
+
+const { quick, only } = parseArgs(process.argv.slice(2));
 const run = (cmd: string, args: string[]) => JSON.parse(execFileSync(cmd, args, { encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 1 << 26 })) as Record<string, number | string>;
-const ours = run("npx", ["tsx", "bench/run.ts", ...(quick ? ["--quick"] : [])]);
-const torch = run("/usr/bin/python3", ["tools/reference/bench_torch.py", ...(quick ? ["--quick"] : [])]);
-const scipy = run("/usr/bin/python3", ["tools/reference/bench_lap_scipy.py", "--sizes", quick ? "1024" : "1024,4096"]);
+const quickFlag = quick ? ["--quick"] : [];
+const ours = run("npx", ["tsx", "bench/run.ts", ...quickFlag, "--only", only.join(",")]);
+const torchSections = only.filter((s) => TORCH_SECTIONS.has(s));
+const torch = torchSections.length > 0 ? run("/usr/bin/python3", ["tools/reference/bench_torch.py", ...quickFlag, "--only", torchSections.join(",")]) : {};
+const scipy = only.includes("hungarian") ? run("/usr/bin/python3", ["tools/reference/bench_lap_scipy.py", "--sizes", quick ? "1024" : "1024,4096"]) : {};
 const reference = { ...torch, ...scipy };
 const rows: Record<string, unknown>[] = [];
 for (const [key, theirs] of Object.entries(reference)) {

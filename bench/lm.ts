@@ -10,7 +10,7 @@ import { randomGPT2Weights } from "../src/gpt2/random_model.ts";
 import { bestSeconds } from "./util.ts";
 
 /** [layers, d_model, heads, context, batch]: the shipped model's shape first. */
-const CONFIGS: [number, number, number, number, number][] = [[4, 128, 4, 128, 16], [2, 64, 2, 64, 8]];
+const CONFIGS: [number, number, number, number, number][] = [[6, 64, 4, 128, 16], [4, 128, 4, 128, 16], [2, 64, 2, 64, 8]];
 
 export async function benchLM(quick = false): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
