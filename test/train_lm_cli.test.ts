@@ -52,6 +52,8 @@ describe("train-lm", () => {
   it("reproduces the same bytes from the receipt at 1 thread (the killed run resumed at 2)", () => {
     const r = cli(["train-lm", "--receipt", join(killed, "training.json"), "--out", replay, "--threads", "1"]);
     expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/reproduced: the first 20 steps match the receipt bit for bit/);
+    expect(r.stdout).toMatch(/reproduced: the final weights match the receipt bit for bit/);
     const a = receiptOf(killed), b = receiptOf(replay);
     expect(b.weights.paramsSha256).toBe(a.weights.paramsSha256);
     expect(b.weights.fileSha256).toBe(a.weights.fileSha256);
@@ -59,6 +61,16 @@ describe("train-lm", () => {
     expect(a.record.evals.map((e) => e.step)).toEqual([5, 10, 15, 20]);
     expect(a.environment.threads).toBe(2);
     expect(b.environment.threads).toBe(1);
+  });
+
+  it("a whole run from a receipt whose final hash differs says it was not reproduced", () => {
+    const forged = receiptOf(killed);
+    forged.weights.paramsSha256 = "0".repeat(64);
+    const path = join(tmp, "forged.json");
+    writeFileSync(path, JSON.stringify(forged));
+    const r = cli(["train-lm", "--receipt", path, "--out", join(tmp, "forged")]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split("\n").at(-1)).toMatch(/not reproduced: the final paramsSha256 is [0-9a-f]{64}, the receipt says 0{64}/);
   });
 
   it("writes the Hugging Face layout with a receipt, which the loader and `predict` use unchanged", async () => {

@@ -214,7 +214,7 @@ export const trainLmCommand: Command = {
 
     if (result.stepsDone < spec.steps) {
       log(`stopped after step ${result.stepsDone} of ${spec.steps}; the state is in ${store.path} (rerun without --stop-after to continue)`);
-      if (fromReceipt) checkAgainstReceipt(result.record, fromReceipt.record, result.stepsDone);
+      if (fromReceipt) checkAgainstReceipt(result.record, fromReceipt.record, result.stepsDone, flags.json ? log : console.log);
       return;
     }
 
@@ -262,6 +262,8 @@ export const trainLmCommand: Command = {
     };
     writeJsonAtomic(receiptPath, receipt);
     rmSync(store.path, { force: true });
+    // A whole run from a receipt ends by checking itself against it: every step, then the final weights and file.
+    if (fromReceipt) checkFinalAgainstReceipt(receipt, fromReceipt, flags.json ? log : console.log);
     if (flags.json) {
       console.log(JSON.stringify(summary(receipt)));
       return;
@@ -277,7 +279,7 @@ export const trainLmCommand: Command = {
 };
 
 /** Every evaluation point (step, validation loss, parameter hash) both runs recorded must agree exactly. */
-function checkAgainstReceipt(mine: TrainingRecord, theirs: TrainingRecord, steps: number): void {
+function checkAgainstReceipt(mine: TrainingRecord, theirs: TrainingRecord, steps: number, say: (line: string) => void): void {
   const recorded = theirs.evals.filter((e) => e.step <= steps);
   if (recorded.length === 0) throw new Error(`the receipt records no parameter hash at or before step ${steps} (it evaluates every spec.evalEvery steps): use a larger --stop-after`);
   for (const e of recorded) {
@@ -289,7 +291,16 @@ function checkAgainstReceipt(mine: TrainingRecord, theirs: TrainingRecord, steps
   for (let i = 0; i < steps; i++) {
     if (mine.loss[i] !== theirs.loss[i]) throw new Error(`not reproduced: training loss of step ${i + 1} is ${mine.loss[i]}, the receipt says ${theirs.loss[i]}`);
   }
-  console.log(`reproduced: the first ${steps} steps match the receipt bit for bit (every training loss, and the parameter sha256 at step${recorded.length > 1 ? "s" : ""} ${recorded.map((e) => e.step).join(", ")})`);
+  say(`reproduced: the first ${steps} steps match the receipt bit for bit (every training loss, and the parameter sha256 at step${recorded.length > 1 ? "s" : ""} ${recorded.map((e) => e.step).join(", ")})`);
+}
+
+/** The whole run against the receipt it was made from: every step's loss and hash, then the final parameters and file. */
+function checkFinalAgainstReceipt(mine: TrainingReceipt, theirs: TrainingReceipt, say: (line: string) => void): void {
+  checkAgainstReceipt(mine.record, theirs.record, mine.spec.steps, say);
+  for (const key of ["paramsSha256", "fileSha256"] as const) {
+    if (mine.weights[key] !== theirs.weights[key]) throw new Error(`not reproduced: the final ${key} is ${mine.weights[key]}, the receipt says ${theirs.weights[key]}`);
+  }
+  say(`reproduced: the final weights match the receipt bit for bit (parameters sha256 ${mine.weights.paramsSha256}, model file sha256 ${mine.weights.fileSha256})`);
 }
 
 function summary(r: TrainingReceipt): Record<string, unknown> {
