@@ -117,6 +117,6 @@ describe("run identity", () => {
     const out = join(root, "pinned");
     await runSweep(tinySpec("p", weights, { seeds: [7], conditions: [{ layer: 1, features: 24, k: 4, recipe: "topk" }] }), { outDir: out, cacheDir: join(root, "cache"), ...quiet });
     const weightsHash = sha(join(out, "L1-n24-k4-topk", "seed-7", "sae", "sae_weights.safetensors"));
-    expect({ version: RESULTS_VERSION, weights: weightsHash }).toEqual({ version: 3, weights: "f063ffb050bcc91cdc7856d33a0078b47283938a90042d15b122a2b0a3c31d6f" });
+    expect({ version: RESULTS_VERSION, weights: weightsHash }).toEqual({ version: 4, weights: "f063ffb050bcc91cdc7856d33a0078b47283938a90042d15b122a2b0a3c31d6f" });
   });
 });

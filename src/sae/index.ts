@@ -7,3 +7,4 @@ export * from "./trainer.ts";
 export * from "./checkpoint.ts";
 export * from "./analysis.ts";
 export * from "./io.ts";
+export * from "./reference_check.ts";

@@ -22,6 +22,7 @@
  */
 import { matmul, matmulKernelName } from "../tensor/matmul.ts";
 import { sparseWasmAvailable, type WasmArena } from "./sparse_wasm.ts";
+import { KernelArgumentError } from "../tensor/wasm/kernel_guard.ts";
 
 /**
  * Codes at least this dense (entries / (rows·d_sae)) take the dense path. Scalar loops: measured on one thread,
@@ -79,11 +80,16 @@ export class LatentCode {
     this.rowOf = new Int32Array(capacity);
   }
 
-  /** Start a new batch of `rows` rows. */
+  /**
+   * Start a new batch of `rows` rows, every row empty. The row pointers are cleared, not only the first: a code
+   * reset and then left unfilled (AuxK when no latent is dead this step) must read as empty, not as the previous
+   * batch's rows (which once sent the latent-major kernels past their staged entries).
+   */
   reset(rows: number): void {
+    if (rows + 1 > this.rowPtr.length) throw new RangeError(`a latent code sized for ${this.rowPtr.length - 1} rows cannot hold ${rows}`);
     this.rows = rows;
     this.nnz = 0;
-    this.rowPtr[0] = 0;
+    this.rowPtr.fill(0, 0, rows + 1);
     this.indexed = false;
   }
 
@@ -191,10 +197,18 @@ function useDense(code: LatentCode, ctx: ProductContext): boolean {
   return ctx.path === "dense" || (ctx.path === "auto" && code.density() >= (ctx.arena ? WASM_DENSE_DENSITY : DENSE_DENSITY));
 }
 
-/** The arena, when every array given lives in it (else the scalar loops run). */
-function arenaFor(ctx: ProductContext, ...arrays: (Float32Array | null)[]): WasmArena | null {
+/**
+ * The arena, or null for the scalar loops. With an arena every array given must live in it: the path a product takes
+ * must depend only on the code's density and the machine (see the header), never on where a buffer happened to be
+ * allocated, so an array outside the arena is a programming error, not a reason to fall back silently.
+ */
+function arenaFor(ctx: ProductContext, ...arrays: [string, Float32Array | null][]): WasmArena | null {
   const arena = ctx.arena;
-  return arena && arrays.every((a) => a === null || arena.owns(a)) ? arena : null;
+  if (!arena) return null;
+  for (const [name, a] of arrays) {
+    if (a !== null && !arena.owns(a)) throw new KernelArgumentError(`sparse products: ${name} (${a.length} values) is not in the kernels' memory; allocate it with the step workspace (ws.buffer)`);
+  }
+  return arena;
 }
 
 /** The code as a dense [rows, d_sae] matrix of `values` (zeros elsewhere). */
@@ -210,10 +224,12 @@ function scatterDense(code: LatentCode, values: Float32Array, out: Float32Array)
 export function decode(code: LatentCode, wDec: Float32Array, d: number, bias: Float32Array | null, out: Float32Array, ctx: ProductContext): void {
   const rows = code.rows;
   const dense = useDense(code, ctx);
-  const arena = dense ? null : arenaFor(ctx, out);
+  const arena = dense ? null : arenaFor(ctx, ["out", out]);
   if (arena) {
-    const [rowPtr, idx, val] = arena.stage([code.rowPtr.subarray(0, rows + 1), code.idx.subarray(0, code.nnz), code.val.subarray(0, code.nnz)]);
-    arena.run("decode_rows", [rowPtr!, idx!, val!, ctx.inArena(wDec).byteOffset, bias ? ctx.inArena(bias).byteOffset : 0, out.byteOffset, d], rows);
+    arena.decodeRows({
+      rows, d, rowPtr: code.rowPtr.subarray(0, rows + 1), idx: code.idx.subarray(0, code.nnz), val: code.val.subarray(0, code.nnz),
+      w: ctx.inArena(wDec), bias: bias ? ctx.inArena(bias) : null, out,
+    });
     return;
   }
   if (bias) for (let r = 0; r < rows; r++) out.set(bias, r * d);
@@ -247,14 +263,15 @@ export function backwardDecoder(
 ): void {
   const rows = code.rows, n = code.dSae;
   const dense = !gRow && useDense(code, ctx);
-  const arena = dense ? null : arenaFor(ctx, g, gradWDec);
+  const arena = dense ? null : arenaFor(ctx, ["g", g], ["gradWDec", gradWDec]);
   if (arena) {
     code.buildLatentIndex();
     const nnz = code.nnz;
-    const [colPtr, byLatent, rowsOf, val, grad] = arena.stage([code.colPtr.subarray(0, code.blocks * n + 1), code.byLatent.subarray(0, nnz), (gRow ?? code.rowOf).subarray(0, nnz), code.val.subarray(0, nnz), code.grad.subarray(0, nnz)]);
-    const w = ctx.inArena(wDec).byteOffset, gw = gradWDec ? gradWDec.byteOffset : 0;
-    arena.run("latent_dot_axpy", [code.blocks, n, colPtr!, byLatent!, rowsOf!, val!, grad!, g.byteOffset, w, gw, d], n);
-    arena.readFloats(grad!, code.grad.subarray(0, nnz));
+    arena.latentDotAxpy({
+      blocks: code.blocks, n, d, colPtr: code.colPtr.subarray(0, code.blocks * n + 1), byLatent: code.byLatent.subarray(0, nnz),
+      gRow: (gRow ?? code.rowOf).subarray(0, nnz), val: code.val.subarray(0, nnz), grad: code.grad.subarray(0, nnz),
+      g, w: ctx.inArena(wDec), gradW: gradWDec,
+    });
     return;
   }
   if (dense) {
@@ -320,11 +337,13 @@ export function backwardEncoder(
   code.forEachByLatent((j, e) => { dpreSum[j] += code.grad[e]!; });
   const { colPtr, byLatent, rowOf, grad } = code;
   const dense = useDense(code, ctx);
-  const arena = dense ? null : arenaFor(ctx, input, gradWEnc);
+  const arena = dense ? null : arenaFor(ctx, ["input", input], ["gradWEnc", gradWEnc]);
   if (arena) {
     const nnz = code.nnz;
-    const [cp, bl, ro, gr] = arena.stage([colPtr.subarray(0, code.blocks * n + 1), byLatent.subarray(0, nnz), rowOf.subarray(0, nnz), grad.subarray(0, nnz)]);
-    arena.run("latent_axpy", [code.blocks, n, cp!, bl!, ro!, gr!, input.byteOffset, gradWEnc.byteOffset, d], n);
+    arena.latentAxpy({
+      blocks: code.blocks, n, d, colPtr: colPtr.subarray(0, code.blocks * n + 1), byLatent: byLatent.subarray(0, nnz),
+      rowOf: rowOf.subarray(0, nnz), coef: grad.subarray(0, nnz), x: input, acc: gradWEnc,
+    });
     return;
   }
   if (dense) {

@@ -18,10 +18,18 @@
  * WebAssembly.Memory and hands out Float32Array/Int32Array views into it (a shared memory grows without
  * detaching the views already handed out); StepWorkspace allocates its [rows, d_in] buffers and gradients there,
  * and arrays from elsewhere (the parameters, the codes' index arrays) are copied in per call.
+ *
+ * Guard: a kernel addresses memory by raw byte offsets, so a stale index or a view that is not in the arena would
+ * read or write a neighbouring buffer silently, or trap with a bare "memory access out of bounds". Every call
+ * therefore goes through a typed method (decodeRows, latentDotAxpy, latentAxpy) that checks, before the kernel
+ * runs, that each pointer and length lies inside an allocated or staged region and that every index the kernel
+ * will follow (row pointers, entry numbers, row numbers) is in range (../tensor/wasm/kernel_guard.ts); a failure
+ * names the kernel, the argument and the sizes.
  */
 import { encodeModule, FunctionBuilder, ValType, type Code } from "../tensor/wasm/emitter.ts";
 import { requireWebAssembly, webAssembly, type WasmMemory } from "../tensor/wasm/wasm_api.ts";
 import { wasmSimdAvailable } from "../tensor/wasm/index.ts";
+import { checkIndexRange, checkOffsets, checkPointer, KernelArgumentError, MemoryRegions } from "../tensor/wasm/kernel_guard.ts";
 
 const PAGE = 65536;
 const MAX_PAGES = 65536;
@@ -240,6 +248,58 @@ function emitLatentAxpy() {
 
 type Entry = (params: number, start: number, end: number) => void;
 const KERNELS = ["decode_rows", "latent_dot_axpy", "latent_axpy"] as const;
+type KernelName = (typeof KERNELS)[number];
+
+/** decode_rows: out[r] = bias + Σ_e val_e·W[idx_e] for r < rows. The index arrays are staged by the call. */
+export interface DecodeRowsCall {
+  rows: number;
+  d: number;
+  /** rows + 1 row pointers into idx/val. */
+  rowPtr: Int32Array;
+  idx: Int32Array;
+  val: Float32Array;
+  /** [wRows, d], in the arena. */
+  w: Float32Array;
+  /** [d] in the arena, or null for no bias. */
+  bias: Float32Array | null;
+  /** [rows, d], in the arena. */
+  out: Float32Array;
+}
+
+/** latent_dot_axpy over latents [0, n): grad_e = G[gRow_e]·W[j]; gradW[j] += val_e·G[gRow_e] (gradW null: no accumulation). */
+export interface LatentDotAxpyCall {
+  blocks: number;
+  n: number;
+  d: number;
+  /** blocks·n + 1 pointers into byLatent. */
+  colPtr: Int32Array;
+  /** Entry numbers (into gRow, val, grad), grouped by latent. */
+  byLatent: Int32Array;
+  gRow: Int32Array;
+  val: Float32Array;
+  /** Receives the dot products (read back into this array after the call). */
+  grad: Float32Array;
+  /** [·, d] in the arena: every gRow value must be one of its rows. */
+  g: Float32Array;
+  /** [n, d] in the arena. */
+  w: Float32Array;
+  gradW: Float32Array | null;
+}
+
+/** latent_axpy over latents [0, n): acc[j] += coef_e·X[rowOf_e]. */
+export interface LatentAxpyCall {
+  blocks: number;
+  n: number;
+  d: number;
+  colPtr: Int32Array;
+  byLatent: Int32Array;
+  rowOf: Int32Array;
+  coef: Float32Array;
+  /** [·, d] in the arena: every rowOf value must be one of its rows. */
+  x: Float32Array;
+  /** [n, d] in the arena. */
+  acc: Float32Array;
+}
 
 let compiled: { module: object } | null = null;
 
@@ -273,10 +333,18 @@ export class WasmArena {
   private readonly memory: WasmMemory;
   private readonly entries: Record<(typeof KERNELS)[number], Entry>;
   private top = 64;
-  /** Every SharedArrayBuffer object the memory has had (one per growth): views over any of them are ours. */
+  /**
+   * Every SharedArrayBuffer object this memory has been seen through: views over any of them are ours. Not only one
+   * per growth of this memory: V8 (Node 20) hands out a new buffer object for every shared memory of the isolate
+   * whenever *any* shared memory grows — the matmul engine's, say — so the object a view was made from is recorded
+   * with each view. (Recording only this memory's growths once sent a process's first SAE down the scalar loops
+   * for the buffers allocated after the first matmul, and later SAEs down the WebAssembly ones: a run's bits
+   * depended on its place in the process.)
+   */
   private readonly buffers = new Set<ArrayBufferLike>();
   private scratch = { offset: 0, bytes: 0 };
   private readonly params: number;
+  private readonly regions = new MemoryRegions();
 
   constructor() {
     const wasm = requireWebAssembly();
@@ -300,9 +368,13 @@ export class WasmArena {
     return offset;
   }
 
-  floats(length: number): Float32Array {
+  /** A new zeroed float buffer in the arena (a long-lived region the kernels may be given). */
+  floats(length: number, label = "buffer"): Float32Array {
     const offset = this.reserve(4 * length); // first: it may grow the memory, which replaces memory.buffer
-    return new Float32Array(this.memory.buffer, offset, length);
+    this.regions.allocate(label, offset, 4 * length);
+    const view = new Float32Array(this.memory.buffer, offset, length);
+    this.buffers.add(view.buffer); // see `buffers`: the object may be new even though the memory did not grow
+    return view;
   }
 
   /** Whether `a` is a view into this arena's memory (then its byteOffset is its address). */
@@ -311,30 +383,102 @@ export class WasmArena {
   }
 
   /**
-   * Per-call scratch: copies of `arrays` (any typed arrays of 4-byte elements) placed one after another;
-   * returns their addresses. The region is reused by the next call.
+   * Per-call scratch: copies of `arrays` (typed arrays of 4-byte elements) placed one after another; returns their
+   * addresses and records them as the call's staged regions. The region is reused by the next call.
    */
-  stage(arrays: (Float32Array | Int32Array)[]): number[] {
-    const bytes = arrays.reduce((s, a) => s + Math.ceil((4 * a.length) / 64) * 64, 0);
-    if (bytes > this.scratch.bytes) this.scratch = { offset: this.reserve(Math.max(bytes, 2 * this.scratch.bytes)), bytes: Math.max(bytes, 2 * this.scratch.bytes) };
+  private stage(arrays: [string, Float32Array | Int32Array][]): number[] {
+    const bytes = arrays.reduce((s, [, a]) => s + Math.ceil((4 * a.length) / 64) * 64, 0);
+    if (bytes > this.scratch.bytes) {
+      const size = Math.max(bytes, 2 * this.scratch.bytes);
+      this.scratch = { offset: this.reserve(size), bytes: size };
+    }
     const heap = new Int32Array(this.memory.buffer);
     let at = this.scratch.offset;
-    return arrays.map((a) => {
+    const staged: { label: string; start: number; bytes: number }[] = [];
+    const addresses = arrays.map(([label, a]) => {
       heap.set(new Int32Array(a.buffer, a.byteOffset, a.length), at / 4);
       const address = at;
+      staged.push({ label, start: address, bytes: 4 * a.length });
       at += Math.ceil((4 * a.length) / 64) * 64;
       return address;
     });
+    this.regions.stage(staged);
+    const memoryBytes = this.memory.buffer.byteLength;
+    arrays.forEach(([label, a], i) => checkPointer("stage", label, addresses[i]!, a.length, this.regions, memoryBytes));
+    return addresses;
   }
 
-  /** Read `length` floats at `address` into `out`. */
-  readFloats(address: number, out: Float32Array): void {
-    out.set(new Float32Array(this.memory.buffer, address, out.length));
+  /** decode_rows (see DecodeRowsCall), after checking every argument. */
+  decodeRows(call: DecodeRowsCall): void {
+    const K = "decode_rows";
+    const { rows, d, rowPtr, idx, val, w, bias, out } = call;
+    const wRows = rowsOf(w, d);
+    checkEqual(K, "rowPtr", rowPtr.length, rows + 1, "rows + 1");
+    checkEqual(K, "val", val.length, idx.length, "idx's length");
+    checkOffsets(K, "rowPtr", rowPtr, idx.length, "idx");
+    checkIndexRange(K, "idx", idx.subarray(0, rowPtr[rows]), wRows, `a row of W, which has ${wRows}`);
+    const [pRowPtr, pIdx, pVal] = this.stage([["rowPtr", rowPtr], ["idx", idx], ["val", val]]);
+    this.checkArena(K, [["W", w, wRows * d], ["bias", bias, d], ["out", out, rows * d]]);
+    this.run(K, [pRowPtr!, pIdx!, pVal!, w.byteOffset, bias ? bias.byteOffset : 0, out.byteOffset, d], rows);
   }
 
-  /** Run a kernel over [0, count) (rows for decode_rows, latents for the others) with its other arguments `args`. */
-  run(kernel: (typeof KERNELS)[number], args: number[], count: number): void {
+  /** latent_dot_axpy (see LatentDotAxpyCall), after checking every argument; grad is read back. */
+  latentDotAxpy(call: LatentDotAxpyCall): void {
+    const K = "latent_dot_axpy";
+    const { blocks, n, d, colPtr, byLatent, gRow, val, grad, g, w, gradW } = call;
+    const entries = gRow.length;
+    checkEqual(K, "colPtr", colPtr.length, blocks * n + 1, "blocks·n + 1");
+    checkEqual(K, "val", val.length, entries, "gRow's length");
+    checkEqual(K, "grad", grad.length, entries, "gRow's length");
+    checkOffsets(K, "colPtr", colPtr, byLatent.length, "byLatent");
+    checkIndexRange(K, "byLatent", byLatent.subarray(0, colPtr[blocks * n]), entries, `an entry of gRow/val/grad, which hold ${entries}`);
+    const gRows = rowsOf(g, d);
+    checkIndexRange(K, "gRow", gRow, gRows, `a row of G, which has ${gRows}`);
+    const [pCol, pBy, pRow, pVal, pGrad] = this.stage([["colPtr", colPtr], ["byLatent", byLatent], ["gRow", gRow], ["val", val], ["grad", grad]]);
+    this.checkArena(K, [["G", g, gRows * d], ["W", w, n * d], ["gradW", gradW, n * d]]);
+    this.run(K, [blocks, n, pCol!, pBy!, pRow!, pVal!, pGrad!, g.byteOffset, w.byteOffset, gradW ? gradW.byteOffset : 0, d], n);
+    grad.set(new Float32Array(this.memory.buffer, pGrad!, entries));
+  }
+
+  /** latent_axpy (see LatentAxpyCall), after checking every argument. */
+  latentAxpy(call: LatentAxpyCall): void {
+    const K = "latent_axpy";
+    const { blocks, n, d, colPtr, byLatent, rowOf, coef, x, acc } = call;
+    const entries = rowOf.length;
+    checkEqual(K, "colPtr", colPtr.length, blocks * n + 1, "blocks·n + 1");
+    checkEqual(K, "coef", coef.length, entries, "rowOf's length");
+    checkOffsets(K, "colPtr", colPtr, byLatent.length, "byLatent");
+    checkIndexRange(K, "byLatent", byLatent.subarray(0, colPtr[blocks * n]), entries, `an entry of rowOf/coef, which hold ${entries}`);
+    const xRows = rowsOf(x, d);
+    checkIndexRange(K, "rowOf", rowOf, xRows, `a row of X, which has ${xRows}`);
+    const [pCol, pBy, pRow, pCoef] = this.stage([["colPtr", colPtr], ["byLatent", byLatent], ["rowOf", rowOf], ["coef", coef]]);
+    this.checkArena(K, [["X", x, xRows * d], ["acc", acc, n * d]]);
+    this.run(K, [blocks, n, pCol!, pBy!, pRow!, pCoef!, x.byteOffset, acc.byteOffset, d], n);
+  }
+
+  /** Arrays that must already live in the arena: each inside one allocation, with `elements` values from its start. */
+  private checkArena(kernel: KernelName, args: [string, Float32Array | null, number][]): void {
+    const bytes = this.memory.buffer.byteLength;
+    for (const [name, array, elements] of args) {
+      if (array === null) continue;
+      if (!this.owns(array)) throw new KernelArgumentError(`${kernel}: argument ${name} is not a view into the kernels' memory (copy it in with inArena first)`);
+      if (array.length < elements) throw new KernelArgumentError(`${kernel}: argument ${name} holds ${array.length} values, the call needs ${elements}`);
+      checkPointer(kernel, name, array.byteOffset, elements, this.regions, bytes);
+    }
+  }
+
+  /** Run a kernel over [0, count) with its argument block (every pointer checked by the caller). */
+  private run(kernel: KernelName, args: number[], count: number): void {
     new Int32Array(this.memory.buffer, this.params, args.length).set(args);
     this.entries[kernel](this.params, 0, count);
   }
+}
+
+/** Rows of d values a view holds. */
+function rowsOf(a: Float32Array, d: number): number {
+  return d > 0 ? Math.floor(a.length / d) : 0;
+}
+
+function checkEqual(kernel: KernelName, argument: string, length: number, want: number, what: string): void {
+  if (length !== want) throw new KernelArgumentError(`${kernel}: argument ${argument} has ${length} entries, it must have ${what} = ${want}`);
 }

@@ -20,6 +20,7 @@ import { lossAndGradients, applyUpdate, OptimizerState, StepWorkspace, type Step
 import { DivergedForward } from "./step.ts";
 import { initialControl, coefficientAt, updateControl, type SparsityControlState } from "./sparsity_control.ts";
 import type { RowSource } from "../data/rows.ts";
+import { compareWithReference, type ReferenceCheckOptions } from "./reference_check.ts";
 
 export const DIVERGENCE_FVU = 1000;
 export const SUSTAINED_FVU = 10;
@@ -102,6 +103,11 @@ export interface TrainOptions {
   onProgress?: (p: TrainProgress) => void;
   /** Stop after this many steps in this call (for tests of resume; the state is checkpointed first). */
   stopAfterSteps?: number;
+  /**
+   * Audit mode: compute every step a second time on the dense reference path and fail on disagreement
+   * (./reference_check.ts). Training itself follows the fast path, so the weights are those of a normal run.
+   */
+  referenceCheck?: ReferenceCheckOptions;
 }
 
 export interface TrainResult {
@@ -184,6 +190,7 @@ export function trainSAE(options: TrainOptions): TrainResult {
   const { dIn, batchSize, epochs } = config;
   const stepsPerEpoch = Math.ceil(data.rows / batchSize);
   const ws = new StepWorkspace(config, Math.min(batchSize, data.rows));
+  const reference = options.referenceCheck ? { ws: new StepWorkspace(config, Math.min(batchSize, data.rows), "dense", "scalar"), fired: new Uint8Array(config.dSae) } : null;
   const batch = new Float32Array(Math.min(batchSize, data.rows) * dIn);
   const dead = new Uint8Array(config.dSae);
   const fired = new Uint8Array(config.dSae);
@@ -214,7 +221,15 @@ export function trainSAE(options: TrainOptions): TrainResult {
       let stats: StepStats;
       const coefficient = coefficientAt(config, state.control, step, totalSteps);
       try {
+        const buffersBefore = reference ? { ...state.buffers } : null;
         stats = lossAndGradients(state.params, config, ws, batch, rows, dead, fired, { coefficient, buffers: state.buffers });
+        if (reference && buffersBefore) {
+          reference.fired.fill(0);
+          const refStats = lossAndGradients(state.params, config, reference.ws, batch, rows, dead, reference.fired, { coefficient, buffers: buffersBefore });
+          const report = compareWithReference(step, config, state.params,
+            { ws, stats, fired, buffers: state.buffers }, { ws: reference.ws, stats: refStats, fired: reference.fired, buffers: buffersBefore }, options.referenceCheck!);
+          options.referenceCheck!.onStep?.(report);
+        }
       } catch (e) {
         if (e instanceof DivergedForward) throw diverged(step, e.message);
         throw e;

@@ -19,8 +19,13 @@ import type { ResidualConvention } from "../../gpt2/model.ts";
  *   2  SAE architectures as modules with WebAssembly SIMD sparse products and a fused loss: topk and seed-report
  *      weights differ in the last bits (summation order), still deterministic and thread-count independent
  *   3  quality metrics on held-out tokens in metrics.json (the weights are those of version 2)
+ *   4  two fixes in the sparse products (issue 17): a latent code reset and left unfilled (AuxK in a step with no dead
+ *      latent) kept the previous batch's row pointers, so the encoder gradient read stale entries (or crashed with
+ *      "memory access out of bounds"); and buffers allocated after the process's first matmul were not recognised
+ *      as WebAssembly memory, so a process's first SAE took the scalar loops where later ones took the kernels.
+ *      Runs that met neither are unchanged (the pinned run below is one), but a finished run cannot tell which.
  */
-export const RESULTS_VERSION = 3;
+export const RESULTS_VERSION = 4;
 
 export const IDENTITY_FILE = "identity.json";
 

@@ -23,6 +23,7 @@ import { encodeModule, FunctionBuilder, ValType, type Code } from "../../tensor/
 import { forUpTo } from "../../tensor/wasm/structured.ts";
 import { requireWebAssembly, type WasmMemory } from "../../tensor/wasm/wasm_api.ts";
 import { emitExp, expConstants, splatF32 } from "../../tensor/wasm/vector_exp.ts";
+import { KernelArgumentError } from "../../tensor/wasm/kernel_guard.ts";
 
 const Y_MIN = -87;
 const SWAP_HALVES = [8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7];
@@ -125,7 +126,8 @@ export class SoftmaxWorkspace {
 
   /** Rows [0, rows) of `logits` become e^(x−M)·scale/S; stats[8r] = M, stats[8r+4] = S. */
   run(rows: number, scale: number): void {
-    if (rows > this.maxRows) throw new RangeError(`softmax: ${rows} rows, workspace holds ${this.maxRows}`);
+    if (!Number.isSafeInteger(rows) || rows < 0 || rows > this.maxRows) throw new KernelArgumentError(`softmaxRows: argument rows = ${rows}, the workspace holds 0..${this.maxRows} rows of ${this.n}`);
+    if (!Number.isFinite(scale)) throw new KernelArgumentError(`softmaxRows: argument scale = ${scale} is not finite`);
     this.fn(0, rows, this.n, 4 * this.n, scale, this.statsOffset, this.scratchOffset);
   }
 }

@@ -16,6 +16,7 @@ import { geluScalar } from "../det_math.ts";
 import { planTasks, type Slice } from "./partition.ts";
 import { GemmWorkerPool, type GemmFunction, type GemmTask } from "./threads.ts";
 import { requireWebAssembly, type WasmMemory } from "./wasm_api.ts";
+import { checkMatrix, checkPointer, MemoryRegions } from "./kernel_guard.ts";
 
 const PAGE_BYTES = 65536;
 /** 4 GiB, the wasm32 limit. A shared memory reserves its maximum up front (address space only, not RAM). */
@@ -94,6 +95,7 @@ export class WasmGemmEngine {
       cOffset + 4 * (slice.rowStart * n + slice.colStart), n, accumulate ? 1 : 0, gelu ? EPILOGUE.gelu : EPILOGUE.none,
     ];
     const gemmTasks = tasks.map(taskFor);
+    this.checkTasks(gemmTasks, { aOffset, bOffset, cOffset, m, n, k, transA, transB }, workspaces, workspaceStride);
     const pool = threadCount > 1 ? this.poolWithWorkers(threadCount - 1) : null;
     if (pool !== null) pool.run(gemmTasks, workspaces, this.gemm);
     else for (const task of gemmTasks) this.gemm(...task, workspaces[0]!);
@@ -103,6 +105,33 @@ export class WasmGemmEngine {
 
   shutdown(): void {
     this.pool?.shutdown();
+  }
+
+  /**
+   * Before any task runs: every task's blocks of A, B and C lie inside the copies staged for this call, and every
+   * workspace inside its own slot (../kernel_guard.ts) — a slicing mistake is one error naming the argument, not a
+   * trap or a silent write into a neighbouring matrix.
+   */
+  private checkTasks(
+    tasks: GemmTask[], call: { aOffset: number; bOffset: number; cOffset: number; m: number; n: number; k: number; transA: boolean; transB: boolean },
+    workspaces: number[], workspaceStride: number,
+  ): void {
+    const { aOffset, bOffset, cOffset, m, n, k, transA, transB } = call;
+    const regions = new MemoryRegions();
+    regions.stage([
+      { label: "A", start: aOffset, bytes: 4 * m * k }, { label: "B", start: bOffset, bytes: 4 * k * n }, { label: "C", start: cOffset, bytes: 4 * m * n },
+      ...workspaces.map((start, t) => ({ label: `workspace ${t}`, start, bytes: workspaceStride })),
+    ]);
+    const bytes = this.memory.buffer.byteLength;
+    for (const [rows, cols, kk, a, lda, , b, ldb, , c, ldc] of tasks as number[][]) {
+      const K = "gemm";
+      if (transA) checkMatrix(K, "A", a!, kk!, rows!, lda!, regions, bytes);
+      else checkMatrix(K, "A", a!, rows!, kk!, lda!, regions, bytes);
+      if (transB) checkMatrix(K, "B", b!, cols!, kk!, ldb!, regions, bytes);
+      else checkMatrix(K, "B", b!, kk!, cols!, ldb!, regions, bytes);
+      checkMatrix(K, "C", c!, rows!, cols!, ldc!, regions, bytes);
+    }
+    for (const w of workspaces) checkPointer("gemm", "workspace", w, workspaceBytes(this.blocking) / 4, regions, bytes);
   }
 
   /** The pool with at least `count` workers started; null (after one warning) if they cannot be started. */
