@@ -24,8 +24,12 @@ function weightsHash(c: TrainingCase): string {
 }
 
 describe("SAE training over the space of shapes", () => {
-  it("every recipe finishes, stays finite and matches the dense reference path at every step", () => {
-    fc.assert(fc.property(trainingCase, (c) => { checkTrainingCase(c); }), { numRuns: 250, interruptAfterTimeLimit: 60_000 });
+  // Async, yielding between cases: a synchronous minute would starve the test worker's event loop (and vitest's RPC).
+  it("every recipe finishes, stays finite and matches the dense reference path at every step", async () => {
+    await fc.assert(fc.asyncProperty(trainingCase, async (c) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      checkTrainingCase(c);
+    }), { numRuns: 250, interruptAfterTimeLimit: 60_000 });
   });
 
   // The crash, in miniature: one latent, one row per batch, dead after one token — AuxK's code is filled
