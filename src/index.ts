@@ -7,4 +7,4 @@ export * as gpt2 from "./gpt2/index.ts";
 export * as data from "./data/index.ts";
 export * as sae from "./sae/index.ts";
 export * as match from "./match/index.ts";
-export * as study from "./cli/study/index.ts";
+export * as study from "./study/index.ts";

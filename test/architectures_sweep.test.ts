@@ -7,10 +7,10 @@ import { describe, it, expect } from "vitest";
 import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runSweep } from "../src/cli/study/pipeline.ts";
-import { buildStabilityReport, findRuns } from "../src/cli/study/stability.ts";
-import { architectureRows, renderHtml, renderMarkdown } from "../src/cli/report/render.ts";
-import { gridConditions } from "../src/cli/study/spec.ts";
+import { runSweep } from "../src/study/pipeline.ts";
+import { buildStabilityReport, findRuns } from "../src/study/stability.ts";
+import { architectureRows, renderHtml, renderMarkdown } from "../src/study/report/render.ts";
+import { gridConditions } from "../src/study/spec.ts";
 import { tinyCheckpoint, tinySpec } from "./helpers/tiny_model.ts";
 
 describe("a sweep over architectures at matched sparsity", () => {

@@ -1,10 +1,10 @@
 /** `--threads` reaches the matmul kernel, and `plan` prices a sweep the way it will run (runs at once, threads each). */
 import { describe, it, expect, afterAll } from "vitest";
-import { applyThreads, processCount } from "../src/cli/threads.ts";
+import { applyThreads, processCount } from "../src/study/threads.ts";
 import { getThreads, setThreads } from "../src/tensor/wasm/index.ts";
-import { estimatePlan, formatPlan } from "../src/cli/study/plan.ts";
-import { gridConditions, type SweepSpec } from "../src/cli/study/spec.ts";
-import { DEFAULT_SPEC } from "../src/cli/study/spec.ts";
+import { estimatePlan, formatPlan } from "../src/study/plan.ts";
+import { gridConditions, type SweepSpec } from "../src/study/spec.ts";
+import { DEFAULT_SPEC } from "../src/study/spec.ts";
 
 const before = getThreads();
 afterAll(() => setThreads(before));

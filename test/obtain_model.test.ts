@@ -7,7 +7,7 @@ import { describe, it, expect, beforeAll, afterAll, afterEach } from "vitest";
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { obtainModel } from "../src/cli/obtain_model.ts";
+import { obtainModel } from "../src/study/obtain_model.ts";
 import { MissingWeightsError } from "../src/gpt2/loader.ts";
 import { startFakeHub, type FakeHub } from "./helpers/fake_hub.ts";
 

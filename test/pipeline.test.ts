@@ -11,11 +11,11 @@ import { createHash } from "node:crypto";
 import { spawn, spawnSync } from "node:child_process";
 import { randomGPT2Weights } from "../src/gpt2/random_model.ts";
 import { writeCheckpoint } from "../src/gpt2/checkpoint_writer.ts";
-import { runSweep } from "../src/cli/study/pipeline.ts";
-import { buildStabilityReport, findRuns } from "../src/cli/study/stability.ts";
-import { renderHtml, renderMarkdown } from "../src/cli/report/render.ts";
-import { gridConditions, type SweepSpec } from "../src/cli/study/spec.ts";
-import { verifyManifest } from "../src/cli/receipts.ts";
+import { runSweep } from "../src/study/pipeline.ts";
+import { buildStabilityReport, findRuns } from "../src/study/stability.ts";
+import { renderHtml, renderMarkdown } from "../src/study/report/render.ts";
+import { gridConditions, type SweepSpec } from "../src/study/spec.ts";
+import { verifyManifest } from "../src/study/receipts.ts";
 import { setThreads } from "../src/tensor/wasm/index.ts";
 import { main } from "../src/cli/main.ts";
 

@@ -6,10 +6,10 @@ import { describe, it, expect } from "vitest";
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { allRuns, assignShards, parseShard, runCost, shardRuns } from "../src/cli/study/shards.ts";
-import { gridConditions, DEFAULT_SPEC, conditionId } from "../src/cli/study/spec.ts";
-import { scaleSpec } from "../src/cli/study/presets.ts";
-import { sweepStatus } from "../src/cli/study/status.ts";
+import { allRuns, assignShards, parseShard, runCost, shardRuns } from "../src/study/shards.ts";
+import { gridConditions, DEFAULT_SPEC, conditionId } from "../src/study/spec.ts";
+import { scaleSpec } from "../src/study/presets.ts";
+import { sweepStatus } from "../src/study/status.ts";
 import { tinyCheckpoint, tinySpec, tinySweepArgs } from "./helpers/tiny_model.ts";
 import { runCliAsync } from "./helpers/cli.ts";
 

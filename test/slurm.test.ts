@@ -14,7 +14,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runSweep } from "../src/cli/study/pipeline.ts";
+import { runSweep } from "../src/study/pipeline.ts";
 import { openSafetensors } from "../src/gpt2/safetensors.ts";
 import { tinyCheckpoint, tinySpec } from "./helpers/tiny_model.ts";
 import { runCliAsync } from "./helpers/cli.ts";

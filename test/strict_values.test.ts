@@ -11,9 +11,9 @@ import { join } from "node:path";
 import { parseArgs, UsageError } from "../src/cli/args.ts";
 import { SWEEP_FLAGS, STABILITY_FLAGS, specFromFlags } from "../src/cli/commands/study.ts";
 import { matchCommand } from "../src/cli/commands/train_match.ts";
-import { DEFAULT_SPEC } from "../src/cli/study/spec.ts";
-import { parseStrictJson } from "../src/cli/study/strict_json.ts";
-import { checkSpecAgainstModel } from "../src/cli/study/pipeline.ts";
+import { DEFAULT_SPEC } from "../src/study/spec.ts";
+import { parseStrictJson } from "../src/study/strict_json.ts";
+import { checkSpecAgainstModel } from "../src/study/pipeline.ts";
 import { GPT2_PRESETS } from "../src/gpt2/config.ts";
 import { runCli } from "./helpers/cli.ts";
 

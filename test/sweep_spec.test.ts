@@ -2,9 +2,9 @@ import { describe, it, expect } from "vitest";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseYamlSubset, YamlSubsetError } from "../src/cli/study/yaml.ts";
-import { readSpecFile } from "../src/cli/study/spec.ts";
-import { DEFAULT_SPEC } from "../src/cli/study/spec.ts";
+import { parseYamlSubset, YamlSubsetError } from "../src/study/yaml.ts";
+import { readSpecFile } from "../src/study/spec.ts";
+import { DEFAULT_SPEC } from "../src/study/spec.ts";
 
 describe("YAML subset for sweep specs", () => {
   it("reads mappings, block and flow sequences, scalars and comments", () => {

@@ -1,5 +1,5 @@
 /**
- * A strict command-line parser, and the one set of value rules that flags and spec files share.
+ * A strict command-line parser over the value rules the study layer defines (../study/value_rules.ts).
  *
  * Every flag a command accepts is declared with its type and, where it has one, its domain (min/max, choices, no
  * repeats). An unknown flag, a missing value, a malformed number or a value outside its domain is one error line
@@ -9,103 +9,18 @@
  * A flag that is not given is absent from the result unless its spec has a `default`: callers that layer settings
  * (flag > spec file > preset > default) leave `default` out and test `!== undefined`, so 0 is a value, never "unset".
  */
-export type FlagType = "string" | "int" | "number" | "boolean" | "list" | "ints";
+import { checkValue, SettingsError, type FlagSpec, type FlagValue, type FlagValues } from "../study/value_rules.ts";
 
-export interface FlagSpec {
-  type: FlagType;
-  description: string;
-  default?: FlagValue;
-  /** Shown in --help as the default when the default lives elsewhere (a spec layer), not in `default`. */
-  shownDefault?: string;
-  /** int, number, ints: smallest allowed value (inclusive). */
-  min?: number;
-  /** number: values must be strictly greater than this. */
-  above?: number;
-  /** int, number, ints: largest allowed value (inclusive). */
-  max?: number;
-  /** string, list: the allowed values. */
-  choices?: readonly string[];
-  /** ints, list: no value may repeat. */
-  unique?: boolean;
-}
+export { checkValue, ruleText, SettingsError, type FlagSpec, type FlagType, type FlagValue, type FlagValues } from "../study/value_rules.ts";
 
-export type FlagValue = string | number | boolean | string[] | number[];
-export type FlagValues = Record<string, FlagValue | undefined>;
-
-export class UsageError extends Error {
+/** A command line the CLI cannot parse (unknown flag, a flag given twice, a missing value); exit code 2, as SettingsError. */
+export class UsageError extends SettingsError {
   override name = "UsageError";
 }
 
 export interface ParsedArgs {
   flags: FlagValues;
   positionals: string[];
-}
-
-/** The domain of a spec in words: "an integer ≥ 1", "a number > 0", "one of raw, centered", … */
-export function ruleText(spec: FlagSpec): string {
-  const bounds = (what: string) => {
-    const parts: string[] = [];
-    if (spec.above !== undefined) parts.push(`> ${spec.above}`);
-    if (spec.min !== undefined) parts.push(`≥ ${spec.min}`);
-    if (spec.max !== undefined) parts.push(`≤ ${spec.max}`);
-    return parts.length ? `${what} ${parts.join(" and ")}` : what;
-  };
-  switch (spec.type) {
-    case "int":
-      return bounds("an integer");
-    case "number":
-      return bounds("a finite number");
-    case "boolean":
-      return "true or false";
-    case "ints":
-      return `a list of ${bounds("integers")}${spec.unique ? " without repeats" : ""} (e.g. 1,2,3 or 1-5)`;
-    case "list":
-      return spec.choices ? `a list of ${spec.choices.join(", ")}${spec.unique ? " without repeats" : ""}` : "a comma-separated list";
-    case "string":
-      return spec.choices ? `one of ${spec.choices.join(", ")}` : "a non-empty string";
-  }
-}
-
-function show(value: unknown): string {
-  return typeof value === "string" ? `"${value}"` : JSON.stringify(value) ?? String(value);
-}
-
-function inBounds(spec: FlagSpec, v: number): boolean {
-  return (spec.min === undefined || v >= spec.min) && (spec.max === undefined || v <= spec.max) && (spec.above === undefined || v > spec.above);
-}
-
-/**
- * Check a typed value (from a spec file, or a flag's text already converted) against a spec: returns it, or throws one
- * line "<label> must be <rule>, got <value>". `label` is "--epochs" for a flag, "sweep spec f.yaml: epochs" for a file.
- */
-export function checkValue(label: string, spec: FlagSpec, value: unknown, shown: unknown = value): FlagValue {
-  const fail = (): never => {
-    throw new UsageError(`${label} must be ${ruleText(spec)}, got ${show(shown)}`);
-  };
-  switch (spec.type) {
-    case "int":
-      if (typeof value !== "number" || !Number.isSafeInteger(value) || !inBounds(spec, value)) fail();
-      return value as number;
-    case "number":
-      if (typeof value !== "number" || !Number.isFinite(value) || !inBounds(spec, value)) fail();
-      return value as number;
-    case "boolean":
-      if (typeof value !== "boolean") fail();
-      return value as boolean;
-    case "string":
-      if (typeof value !== "string" || value.trim() === "" || (spec.choices && !spec.choices.includes(value))) fail();
-      return value as string;
-    case "ints": {
-      if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === "number" && Number.isSafeInteger(v) && inBounds(spec, v))) fail();
-      if (spec.unique && new Set(value as number[]).size !== (value as number[]).length) fail();
-      return value as number[];
-    }
-    case "list": {
-      if (!Array.isArray(value) || value.length === 0 || !value.every((v) => typeof v === "string" && v !== "" && (!spec.choices || spec.choices.includes(v)))) fail();
-      if (spec.unique && new Set(value as string[]).size !== (value as string[]).length) fail();
-      return value as string[];
-    }
-  }
 }
 
 /** Integers from a comma list such as "1,2,3" or ranges "1-5"; NaN marks a piece that is neither (checkValue refuses it). */

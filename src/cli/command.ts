@@ -1,6 +1,7 @@
 /** The shape every `sae-seeds` sub-command has: its flags, a summary for --help, and what it does. */
 import type { FlagSpec, ParsedArgs } from "./args.ts";
 import { MODEL_NAMES } from "../gpt2/loader.ts";
+import { MODEL_HELP } from "../study/spec.ts";
 
 export interface Command {
   name: string;
@@ -9,8 +10,6 @@ export interface Command {
   flags: Record<string, FlagSpec>;
   run(args: ParsedArgs): Promise<void>;
 }
-
-export const MODEL_HELP = "gpt2 (weights from --weights, SAE_SEEDS_WEIGHTS or weights/gpt2), mini (brown-gpt2-mini, the small GPT-2 trained by train-lm that ships in models/), random (seeded random GPT-2 small control) or random-mini (seeded random control of mini's shape)";
 
 /** Flags shared by every command that needs a GPT-2. */
 export const MODEL_FLAGS: Record<string, FlagSpec> = {

@@ -3,7 +3,7 @@
  * `sae-seeds`: the command line. Each sub-command lives in ./commands; this file only dispatches, prints help,
  * and turns every error into one line on stderr (set SAE_SEEDS_DEBUG=1 for the stack).
  */
-import { parseArgs, helpText, UsageError } from "./args.ts";
+import { parseArgs, helpText, SettingsError } from "./args.ts";
 import type { Command } from "./command.ts";
 import { predictCommand, generateCommand } from "./commands/predict.ts";
 import { sweepCommand, planCommand, stabilityCommand } from "./commands/study.ts";
@@ -12,7 +12,6 @@ import { cacheCommand, trainCommand, matchCommand } from "./commands/train_match
 import { trainLmCommand } from "./commands/train_lm.ts";
 import { downloadCommand } from "./commands/download.ts";
 import { slurmCommand } from "./commands/slurm.ts";
-import { runSweepWorker } from "./study/run_pool.ts";
 
 const COMMANDS: Command[] = [replicateCommand, sweepCommand, planCommand, slurmCommand, stabilityCommand, cacheCommand, trainCommand, matchCommand, predictCommand, generateCommand, trainLmCommand, downloadCommand];
 
@@ -29,15 +28,11 @@ function overview(): string {
   ].join("\n");
 }
 
+/** Run one command line (without the program name); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (!name || name === "--help" || name === "-h" || name === "help") {
     console.log(overview());
-    return 0;
-  }
-  if (name === "_sweep-worker") {
-    // Internal: a training worker forked by a sweep (see study/run_pool.ts); not listed in the help.
-    await runSweepWorker();
     return 0;
   }
   const command = COMMANDS.find((c) => c.name === name);
@@ -56,7 +51,8 @@ export async function main(argv: string[]): Promise<number> {
     const err = e as Error;
     if (process.env.SAE_SEEDS_DEBUG) console.error(err.stack);
     console.error(`sae-seeds ${command.name}: ${err.message}`);
-    return err instanceof UsageError ? 2 : 1;
+    // Bad settings (a flag, a spec-file value, a sweep that does not fit its model or corpus) are the caller's to fix.
+    return err instanceof SettingsError ? 2 : 1;
   }
 }
 

@@ -1,11 +1,11 @@
 /**
  * Progress for long jobs: a redrawn bar on a terminal, plain occasional lines otherwise (logs, CI), always on
- * stderr so stdout stays clean for --json output.
+ * stderr so stdout stays clean for --json output. The study layer asks for bars through a ProgressFactory
+ * (../study/progress.ts); `createProgress` is the one the CLI hands it.
  */
-export interface ProgressBar {
-  update(done: number, extra?: string): void;
-  done(message?: string): void;
-}
+import type { ProgressBar } from "../study/progress.ts";
+
+export type { ProgressBar } from "../study/progress.ts";
 
 function formatDuration(seconds: number): string {
   if (!Number.isFinite(seconds)) return "?";
@@ -14,6 +14,7 @@ function formatDuration(seconds: number): string {
   return `${Math.floor(seconds / 3600)}h${String(Math.round((seconds % 3600) / 60)).padStart(2, "0")}m`;
 }
 
+/** A progress bar on `stream` (stderr): redrawn on a terminal, a plain line every 10 s otherwise. */
 export function createProgress(label: string, total: number, unit = "", stream: NodeJS.WriteStream = process.stderr): ProgressBar {
   const start = performance.now();
   const tty = Boolean(stream.isTTY) && process.env.CI !== "true";
@@ -50,5 +51,3 @@ export function createProgress(label: string, total: number, unit = "", stream: 
   };
 }
 
-/** Silence for library callers and tests. */
-export const silentProgress: ProgressBar = { update() {}, done() {} };

@@ -7,7 +7,7 @@
  * decoder rows, their encoder-gradient rows — a contiguous run of memory. Files convert at the boundary.
  */
 import { Rng } from "../tensor/rng.ts";
-import type { SAETrainConfig } from "./config.ts";
+import type { SAETrainConfig } from "./recipe.ts";
 
 export interface SAEParams {
   dIn: number;

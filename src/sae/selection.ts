@@ -4,7 +4,7 @@
  * inference form, which BatchTopK SAEs are exported as).
  */
 import type { LatentCode } from "./latent_code.ts";
-import type { SparseCode } from "./sae.ts";
+import type { SparseCode } from "./sae_types.ts";
 
 /**
  * A SparseCode from per-row lists of active latents: entries sorted by descending value (ties: lower latent),

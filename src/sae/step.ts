@@ -10,8 +10,8 @@
  */
 import { matmul } from "../tensor/matmul.ts";
 import { topkRows } from "../tensor/ops.ts";
-import type { SAETrainConfig } from "./config.ts";
-import type { SAEParams } from "./sae.ts";
+import type { SAETrainConfig } from "./recipe.ts";
+import type { SAEParams } from "./params.ts";
 import { LatentCode, DenseScratch, decode, backwardDecoder, backwardEncoder, useWasmKernels, type LatentPath, type ProductContext } from "./latent_code.ts";
 import { WasmArena } from "./sparse_wasm.ts";
 import { selectBatchTopK } from "./selection.ts";

@@ -3,7 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { randomGPT2Weights } from "../../src/gpt2/random_model.ts";
 import { writeCheckpoint } from "../../src/gpt2/checkpoint_writer.ts";
-import { gridConditions, type SweepSpec } from "../../src/cli/study/spec.ts";
+import { gridConditions, type SweepSpec } from "../../src/study/spec.ts";
 
 export const TINY_CONFIG = { nLayer: 2, nHead: 2, nEmbd: 32, nPositions: 64, vocabSize: 50257, layerNormEpsilon: 1e-5 };
 

@@ -5,7 +5,7 @@ import { loadModel } from "../../gpt2/loader.ts";
 import { forward } from "../../gpt2/model.ts";
 import { encode, decode, decodeToken } from "../../gpt2/tokenizer.ts";
 import { UsageError } from "../args.ts";
-import { applyThreads } from "../threads.ts";
+import { applyThreads } from "../../study/threads.ts";
 
 function softmax(logits: Float32Array): Float64Array {
   let max = -Infinity;

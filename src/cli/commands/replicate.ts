@@ -7,18 +7,18 @@
 import { join } from "node:path";
 import type { Command } from "../command.ts";
 import { MODEL_FLAGS } from "../command.ts";
-import { applyThreads, processCount, threadCount } from "../threads.ts";
-import { currentCliEntry } from "../study/run_pool.ts";
+import { applyThreads, processCount, threadCount } from "../../study/threads.ts";
 import { UsageError } from "../args.ts";
-import { correctedSpec, faithfulSpec, scaleSpec, studyLayer, STUDY_TABLE, STUDY_DEAD_FRACTION_LAYER0 } from "../study/presets.ts";
-import { runSweep } from "../study/pipeline.ts";
-import { buildStabilityReport, findRuns } from "../study/stability.ts";
-import { writeReport } from "./study.ts";
+import { createProgress } from "../progress.ts";
+import { correctedSpec, faithfulSpec, scaleSpec, studyLayer, STUDY_TABLE, STUDY_DEAD_FRACTION_LAYER0 } from "../../study/presets.ts";
+import { runSweep } from "../../study/pipeline.ts";
+import { buildStabilityReport, findRuns } from "../../study/stability.ts";
+import { writeReport } from "../../study/report/write.ts";
 import { loadModel, type LoadedModel } from "../../gpt2/loader.ts";
 import { DEFAULT_HUB_URL } from "../../gpt2/hub.ts";
-import { obtainModel } from "../obtain_model.ts";
-import type { StabilityReport } from "../report/model.ts";
-import type { SweepSpec } from "../study/spec.ts";
+import { obtainModel } from "../../study/obtain_model.ts";
+import type { StabilityReport } from "../../study/report/model.ts";
+import type { SweepSpec } from "../../study/spec.ts";
 import { CorpusDownloadError, DEFAULT_RAW_URL, downloadPinnedCorpus, isPinnedCopy, locateStudyCorpus, SEED_STUDY_CORPUS } from "../../data/study_corpus.ts";
 
 /**
@@ -102,8 +102,8 @@ export function sideBySide(faithful: StabilityReport | null, corrected: Stabilit
 
 async function runAndReport(spec: SweepSpec, out: string, flags: Record<string, unknown>, model: LoadedModel): Promise<StabilityReport> {
   await runSweep(spec, {
-    outDir: out, cacheDir: flags.cache as string, threads: threadCount(), quiet: Boolean(flags.quiet), model,
-    processes: processCount(flags.processes as number | undefined), workerEntry: currentCliEntry(),
+    outDir: out, cacheDir: flags.cache as string, threads: threadCount(), quiet: Boolean(flags.quiet), progress: createProgress, model,
+    processes: processCount(flags.processes as number | undefined),
   });
   const report = buildStabilityReport(findRuns([out]), {
     threshold: 0.9, bootstrap: flags.bootstrap as number, nullDraws: flags.null as number, rngSeed: 0, sharedThreshold: 0.7,
@@ -137,7 +137,7 @@ export const replicateCommand: Command = {
     const corpus = flags.scale ? null : await studyCorpus(flags, (line) => process.stderr.write(line + "\n"));
     const obtained = await obtainModel({
       model: flags.model as string, weightsDir: flags.weights as string | undefined, download: !flags.offline,
-      hubUrl: flags["hub-url"] as string, quiet: Boolean(flags.quiet), log: (line) => process.stderr.write(line + "\n"),
+      hubUrl: flags["hub-url"] as string, quiet: Boolean(flags.quiet), progress: createProgress, log: (line) => process.stderr.write(line + "\n"),
     });
     const seeds = flags.seeds as number[] | undefined;
     const root = flags.out as string;

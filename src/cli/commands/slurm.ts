@@ -5,16 +5,16 @@ import { join, resolve } from "node:path";
 import type { Command } from "../command.ts";
 import { defaultTrainConfig } from "../../sae/config.ts";
 import { UsageError, type FlagSpec } from "../args.ts";
-import { applyThreads, threadCount } from "../threads.ts";
-import { currentCliEntry } from "../study/run_pool.ts";
+import { applyThreads, threadCount } from "../../study/threads.ts";
 import { SWEEP_FLAGS, specFromFlags } from "./study.ts";
-import { estimatePlan } from "../study/plan.ts";
-import { runMemoryBytes } from "../study/pipeline.ts";
-import { slurmScripts, slurmTime, type SlurmScripts } from "../study/slurm.ts";
+import { currentCliEntry } from "../entry.ts";
+import { estimatePlan } from "../../study/plan.ts";
+import { runMemoryBytes } from "../../study/pipeline.ts";
+import { slurmScripts, slurmTime, type SlurmScripts } from "../../study/slurm.ts";
 import { writeFileAtomic } from "../../data/json_files.ts";
 import { GPT2_PRESETS, countParameters, readGPT2Config, type GPT2Config } from "../../gpt2/config.ts";
 import { resolveWeightsDir } from "../../gpt2/weights_location.ts";
-import type { SweepSpec } from "../study/spec.ts";
+import type { SweepSpec } from "../../study/spec.ts";
 
 const { shard: _shard, "cache-only": _cacheOnly, status: _status, json: _json, "require-complete": _requireComplete, quiet: _quiet, ...BASE } = SWEEP_FLAGS;
 

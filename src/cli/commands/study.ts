@@ -1,21 +1,19 @@
 /** `sweep`, `plan` and `stability`: running a grid of SAEs, pricing it first, and reporting how stable it is. */
 import { join } from "node:path";
-import { mkdirSync } from "node:fs";
-import { removeStaleTemporaries, writeFileAtomic } from "../../data/json_files.ts";
 import type { Command } from "../command.ts";
 import { MODEL_FLAGS } from "../command.ts";
 import { UsageError, type FlagSpec, type FlagValues } from "../args.ts";
-import { applyThreads, processCount, threadCount } from "../threads.ts";
-import { currentCliEntry } from "../study/run_pool.ts";
-import { applyFlagSettings, DEFAULT_SPEC, readSpecFile, SWEEP_SETTINGS, validateSpec, type SweepSpec } from "../study/spec.ts";
-import { PRESETS } from "../study/presets.ts";
-import { parseShard } from "../study/shards.ts";
-import { formatStatus, sweepStatus } from "../study/status.ts";
-import { runSweep } from "../study/pipeline.ts";
-import { buildStabilityReport, findRuns } from "../study/stability.ts";
-import { qualityRows, renderHtml, renderMarkdown, tableRows } from "../report/render.ts";
-import { writeJsonAtomic } from "../receipts.ts";
-import { estimatePlan, formatPlan } from "../study/plan.ts";
+import { createProgress } from "../progress.ts";
+import { applyThreads, processCount, threadCount } from "../../study/threads.ts";
+import { applyFlagSettings, DEFAULT_SPEC, readSpecFile, SWEEP_SETTINGS, validateSpec, type SweepSpec } from "../../study/spec.ts";
+import { PRESETS } from "../../study/presets.ts";
+import { parseShard } from "../../study/shards.ts";
+import { formatStatus, sweepStatus } from "../../study/status.ts";
+import { runSweep } from "../../study/pipeline.ts";
+import { buildStabilityReport, findRuns } from "../../study/stability.ts";
+import { qualityRows, renderMarkdown, tableRows } from "../../study/report/render.ts";
+import { writeReport } from "../../study/report/write.ts";
+import { estimatePlan, formatPlan } from "../../study/plan.ts";
 
 export const SWEEP_FLAGS: Record<string, FlagSpec> = {
   threads: MODEL_FLAGS.threads!,
@@ -63,8 +61,8 @@ export const sweepCommand: Command = {
     const shard = flags.shard !== undefined ? parseShard(flags.shard as string) : undefined;
     if (shard && flags["cache-only"]) throw new UsageError("--cache-only builds the whole cache; leave out --shard");
     await runSweep(spec, {
-      outDir: out, cacheDir: flags.cache as string, threads: threadCount(), quiet: Boolean(flags.quiet),
-      processes: processCount(flags.processes as number | undefined), workerEntry: currentCliEntry(), shard, cacheOnly: Boolean(flags["cache-only"]),
+      outDir: out, cacheDir: flags.cache as string, threads: threadCount(), quiet: Boolean(flags.quiet), progress: createProgress,
+      processes: processCount(flags.processes as number | undefined), shard, cacheOnly: Boolean(flags["cache-only"]),
     });
     if (flags["cache-only"]) console.log(`activation cache ready in ${flags.cache as string}`);
     else console.log(`runs in ${out}; next: npx tsx src/cli/main.ts stability ${out}`);
@@ -120,11 +118,3 @@ export const stabilityCommand: Command = {
     }
   },
 };
-
-export function writeReport(dir: string, report: Parameters<typeof renderHtml>[0]): void {
-  mkdirSync(dir, { recursive: true });
-  removeStaleTemporaries(dir); // of a report write that was killed
-  writeJsonAtomic(join(dir, "report.json"), report);
-  writeFileAtomic(join(dir, "report.md"), renderMarkdown(report));
-  writeFileAtomic(join(dir, "report.html"), renderHtml(report));
-}

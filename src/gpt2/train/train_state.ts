@@ -9,7 +9,7 @@
  */
 import { existsSync } from "node:fs";
 import { openSafetensors, writeSafetensors } from "../safetensors.ts";
-import type { LMTrainSpec, TrainingRecord } from "./trainer.ts";
+import type { LMTrainSpec, TrainingRecord } from "./train_spec.ts";
 
 export interface TrainState {
   spec: LMTrainSpec;

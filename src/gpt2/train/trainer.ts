@@ -11,7 +11,6 @@
  * Initialisation: GPT-2's (../random_model.ts) from `seed`. Everything is deterministic: the same spec and
  * streams give bit-identical parameters at any thread count (tested with sha256).
  */
-import type { GPT2Config } from "../config.ts";
 import { randomGPT2Weights } from "../random_model.ts";
 import { Rng } from "../../tensor/rng.ts";
 import { EOT_ID } from "../tokenizer.ts";
@@ -19,37 +18,9 @@ import { flatten, hashParams, paramLayout, type ParamLayout } from "./params.ts"
 import { GPT2TrainModel, type TokenBatch } from "./gpt2_train.ts";
 import { AdamWState, adamwUpdate, clipGradients, gradNorm, learningRate } from "./adamw.ts";
 import type { TrainState, TrainStateStore } from "./train_state.ts";
+import type { LMTrainSpec, TrainingRecord } from "./train_spec.ts";
 
-export interface LMTrainSpec {
-  model: GPT2Config;
-  seed: number;
-  batchSize: number;
-  steps: number;
-  maxLr: number;
-  minLr: number;
-  warmupSteps: number;
-  weightDecay: number;
-  gradClip: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  /** Evaluate on the first `evalWindows` validation windows every `evalEvery` steps (0: never during training). */
-  evalEvery: number;
-  evalWindows: number;
-  /** Logit rows per chunk in the fused classifier; part of the spec because it sets the summation order of dwte. */
-  chunkRows: number;
-  /** Start from these weights (sha256 of their float32 parameters) instead of GPT-2's random initialisation. */
-  initParamsSha256?: string;
-}
-
-export interface TrainingRecord {
-  /** Per step: training loss (before the update), gradient norm (before clipping), learning rate. */
-  loss: number[];
-  gradNorm: number[];
-  lr: number[];
-  /** Validation loss on the fixed evaluation subset after `step` steps, and the sha256 of the parameters then. */
-  evals: { step: number; loss: number; paramsSha256: string }[];
-}
+export type { LMTrainSpec, TrainingRecord } from "./train_spec.ts";
 
 export class TrainingDivergedError extends Error {
   override name = "TrainingDivergedError";

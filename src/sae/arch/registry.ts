@@ -1,7 +1,7 @@
 /**
  * Every SAE architecture, by recipe name. A new architecture is a new module beside these and one line here.
  */
-import type { Recipe } from "../config.ts";
+import type { Recipe } from "../recipe.ts";
 import type { Architecture } from "./types.ts";
 import { topk } from "./topk.ts";
 import { seedReport } from "./seed_report.ts";

@@ -3,9 +3,9 @@
  * forward, loss and backward side by side; ./registry.ts lists them. Everything else — the trainer, Adam, files,
  * checkpoints, inference plumbing — is shared and asks the module through this interface.
  */
-import type { Recipe, SAETrainConfig } from "../config.ts";
+import type { Recipe, SAETrainConfig } from "../recipe.ts";
 import type { SAEParams } from "../params.ts";
-import type { SAE, SparseCode } from "../sae.ts";
+import type { SAE, SparseCode } from "../sae_types.ts";
 import type { StepContext, StepStats } from "../step.ts";
 
 export interface Dims {

@@ -4,29 +4,43 @@
  * Why processes and not threads: small SAEs (the seed study's 128–512 latents, batch 64) spend their time in
  * single-threaded JavaScript (sparse decode and backward, Adam), which parallel matmul kernels cannot speed up;
  * two runs side by side use both cores. Worker threads cannot load this project's TypeScript under tsx, so the
- * pool forks the CLI itself (`sae-seeds _sweep-worker`) with the parent's loader flags.
+ * pool forks processes: this layer's own worker module (./sweep_worker.ts, or sweep_worker.js in the built package)
+ * with the parent's Node flags — plus tsx's loader when the worker is TypeScript and the parent did not start with
+ * it (a sweep started from a test runner or from tsx's register() API) — so a script's sweep forks workers as the
+ * CLI's does.
  *
  * Determinism: a run's result depends only on its inputs (spec, condition, seed, activation cache) — never on
  * which process trains it, in which order, or at how many matmul threads (the kernels are bit-identical at every
  * thread count) — so the pool's dynamic scheduling cannot change a single bit of any SAE.
  */
 import { fork, type ChildProcess } from "node:child_process";
-import { loadActivationCache } from "../../data/activation_cache.ts";
-import { applyThreads } from "../threads.ts";
-import type { Claim } from "../../data/file_lock.ts";
+import { createRequire } from "node:module";
+import { dirname, extname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import type { Claim } from "../data/file_lock.ts";
 import { conditionId, type Condition, type SweepSpec } from "./spec.ts";
-import { makeEvaluation, trainRun, trainingContext, type Evaluation, type TrainingContext } from "./pipeline.ts";
-import { loadModel } from "../../gpt2/loader.ts";
 
-/** How to start another copy of this CLI: the script and the Node flags (e.g. tsx's loader) it was started with. */
+/** How to start a worker process: the module that speaks the worker protocol (./sweep_worker.ts) and the Node flags it needs. */
 export interface WorkerEntry {
   script: string;
   execArgv: string[];
 }
 
-/** The CLI process's own entry, for the CLI to hand to runSweep. */
-export function currentCliEntry(): WorkerEntry {
-  return { script: process.argv[1]!, execArgv: process.execArgv };
+/**
+ * This layer's worker module beside this file (sweep_worker.ts from the sources, sweep_worker.js in dist/), started
+ * with this process's Node flags; a TypeScript worker also gets tsx's loader unless those flags already load tsx.
+ */
+export function sweepWorkerEntry(): WorkerEntry {
+  const here = fileURLToPath(import.meta.url);
+  const script = join(dirname(here), `sweep_worker${extname(here)}`);
+  if (!script.endsWith(".ts") || process.execArgv.some((a) => /tsx/.test(a))) return { script, execArgv: process.execArgv };
+  let loader: string;
+  try {
+    loader = createRequire(import.meta.url).resolve("tsx");
+  } catch {
+    throw new Error(`the sweep's worker module ${script} is TypeScript and tsx (its loader) cannot be found; run \`npm install\` in the sae-seeds checkout, use the built package, or train in one process (processes: 1)`);
+  }
+  return { script, execArgv: [...process.execArgv, "--import", pathToFileURL(loader).href] };
 }
 
 export interface PoolJob {
@@ -58,8 +72,9 @@ export interface WorkerInit {
   evaluation?: { windows: { seqLen: number; nWindows: number; tokens: number[]; mask: number[]; kind: number[] }; modelSha256: string };
 }
 
-type ToWorker = { type: "init"; init: WorkerInit } | { type: "job"; job: PoolJob } | { type: "stop" };
-type FromWorker = { type: "ready" } | { type: "done"; job: PoolJob; seconds: number } | { type: "failed"; job: PoolJob | null; message: string };
+/** Messages over the IPC channel, parent to worker and back. */
+export type ToWorker = { type: "init"; init: WorkerInit } | { type: "job"; job: PoolJob } | { type: "stop" };
+export type FromWorker = { type: "ready" } | { type: "done"; job: PoolJob; seconds: number } | { type: "failed"; job: PoolJob | null; message: string };
 
 export interface PoolOptions {
   processes: number;
@@ -121,7 +136,7 @@ export function trainInProcesses(source: JobSource, options: PoolOptions): Promi
     const count = Math.max(1, options.processes);
     let exited = 0;
     for (let w = 0; w < count; w++) {
-      const child = fork(options.entry.script, ["_sweep-worker"], { execArgv: options.entry.execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
+      const child = fork(options.entry.script, [], { execArgv: options.entry.execArgv, stdio: ["ignore", "inherit", "inherit", "ipc"] });
       children.push(child);
       child.on("message", (raw) => {
         const m = raw as FromWorker;
@@ -145,77 +160,5 @@ export function trainInProcesses(source: JobSource, options: PoolOptions): Promi
       });
       child.on("error", (e) => settle(new Error(`cannot start a training worker: ${e.message}`)));
     }
-  });
-}
-
-const parentAtStart = process.ppid;
-let lastParentCheck = 0;
-
-/**
- * Training is one long synchronous loop, so a worker would not hear its parent die (kill -9) until the run ended —
- * possibly hours. Progress callbacks come every step; twice a second, check that the parent is still ours
- * (an orphan is re-parented) and stop at once if not. The run directory is left without a manifest, so a rerun
- * redoes that run cleanly.
- */
-function exitIfOrphaned(): void {
-  const now = performance.now();
-  if (now - lastParentCheck < 500) return;
-  lastParentCheck = now;
-  if (process.ppid !== parentAtStart) process.exit(1);
-}
-
-/** A worker's training context: the cache it was told of (checked unchanged) and, for quality metrics, the same model. */
-async function workerContext(init: WorkerInit): Promise<TrainingContext> {
-  applyThreads(init.threads);
-  const cache = loadActivationCache(init.cacheDir);
-  if (cache.manifest.contentSha256 !== init.cacheSha256) throw new Error(`activation cache ${init.cacheDir} changed while the sweep ran; rerun the sweep`);
-  let evaluation: Evaluation | undefined;
-  if (init.evaluation) {
-    const model = await loadModel({ model: init.spec.model, weightsDir: init.spec.weights });
-    if (model.sha256 !== init.evaluation.modelSha256) throw new Error(`the model a training worker loaded (sha256 ${model.sha256.slice(0, 12)}…) is not the sweep's (${init.evaluation.modelSha256.slice(0, 12)}…); rerun the sweep`);
-    const w = init.evaluation.windows;
-    evaluation = makeEvaluation(model.weights, { seqLen: w.seqLen, nWindows: w.nWindows, tokens: Int32Array.from(w.tokens), mask: Uint8Array.from(w.mask), kind: Uint8Array.from(w.kind) });
-  }
-  return trainingContext(init.spec, init.outDir, cache, init.receipts, init.threads, evaluation);
-}
-
-/** The worker side: `sae-seeds _sweep-worker`, started by trainInProcesses, talking over the IPC channel. */
-export async function runSweepWorker(): Promise<void> {
-  if (!process.send) throw new Error("_sweep-worker is started by `sae-seeds sweep`, not by hand");
-  const send = (m: FromWorker) => process.send!(m);
-  let context: TrainingContext | null = null;
-  await new Promise<void>((resolve) => {
-    let stopping = false;
-    process.on("disconnect", () => {
-      if (!stopping) process.exit(1); // the parent went away between runs
-    });
-    // Messages are handled one after another (init loads a model asynchronously; a job must wait for it).
-    let queue = Promise.resolve();
-    const handle = async (m: ToWorker): Promise<void> => {
-      if (m.type === "stop") {
-        stopping = true;
-        process.disconnect();
-        resolve();
-        return;
-      }
-      let job: PoolJob | null = null;
-      try {
-        if (m.type === "init") {
-          context = await workerContext(m.init);
-          return;
-        }
-        job = m.job;
-        if (!context) throw new Error("worker got a job before its settings");
-        const start = performance.now();
-        trainRun(context, job.condition, job.seed, exitIfOrphaned);
-        send({ type: "done", job, seconds: (performance.now() - start) / 1000 });
-      } catch (e) {
-        send({ type: "failed", job, message: (e as Error).message });
-      }
-    };
-    process.on("message", (raw) => {
-      queue = queue.then(() => handle(raw as ToWorker));
-    });
-    send({ type: "ready" });
   });
 }

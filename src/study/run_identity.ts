@@ -8,8 +8,8 @@
 import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { SAETrainConfig } from "../../sae/config.ts";
-import type { ResidualConvention } from "../../gpt2/model.ts";
+import type { SAETrainConfig } from "../sae/config.ts";
+import type { ResidualConvention } from "../gpt2/model.ts";
 
 /**
  * Bump when a change to the code alters what a run computes from the same inputs (training maths, initialisation,

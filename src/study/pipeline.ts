@@ -12,40 +12,41 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { totalmem } from "node:os";
 import { join } from "node:path";
-import { createHash } from "node:crypto";
-import { loadModel, type LoadedModel } from "../../gpt2/loader.ts";
-import type { GPT2Weights } from "../../gpt2/weights.ts";
-import { hookBaseline, saeQuality, type HeldOutWindows, type HookBaseline, type QualityMetrics } from "../../sae/quality.ts";
-import type { SAE } from "../../sae/sae.ts";
-import { defaultTrainConfig } from "../../sae/config.ts";
-import type { GPT2Config } from "../../gpt2/config.ts";
-import { loadCorpus, type Corpus } from "../../data/corpus.ts";
-import { makeWindows, faithfulSeedStudyWindows, selectTrainingRows, describeRow, type TokenWindows, KIND_REAL } from "../../data/windows.ts";
-import { buildActivationCache, type ActivationCache } from "../../data/activation_cache.ts";
-import { selectRows, type RowSource } from "../../data/rows.ts";
-import { tryClaim, withLock, describeOwner, type ClaimOwner } from "../../data/file_lock.ts";
-import { UsageError } from "../args.ts";
-import { createProgress, silentProgress, type ProgressBar } from "../progress.ts";
-import { writeJsonAtomic } from "../receipts.ts";
-import { removeStaleTemporaries } from "../../data/json_files.ts";
+import { loadModel, type LoadedModel } from "../gpt2/loader.ts";
+import type { GPT2Config } from "../gpt2/config.ts";
+import type { HeldOutWindows } from "../sae/quality.ts";
+import { defaultTrainConfig } from "../sae/config.ts";
+import { loadCorpus, type Corpus } from "../data/corpus.ts";
+import { makeWindows, faithfulSeedStudyWindows, type TokenWindows } from "../data/windows.ts";
+import { buildActivationCache, type ActivationCache } from "../data/activation_cache.ts";
+import { tryClaim, withLock, describeOwner, type ClaimOwner } from "../data/file_lock.ts";
+import { removeStaleTemporaries } from "../data/json_files.ts";
+import { SettingsError } from "./value_rules.ts";
+import { progressBar, type ProgressBar, type ProgressFactory } from "./progress.ts";
+import { writeJsonAtomic } from "./receipts.ts";
 import type { Condition, SweepSpec } from "./spec.ts";
 import { conditionId, hookFor } from "./spec.ts";
-import { CLAIM_FILE, recordFailure, runDir, runIdentityFor, runOne, runState } from "./run_one.ts";
-import { identityDifferences, readIdentity, type RecordedIdentity } from "./run_identity.ts";
+import { CLAIM_FILE, runDir, runState } from "./run_one.ts";
+import { identityDifferences, readIdentity } from "./run_identity.ts";
 import { shardRuns, type RunJob, type Shard } from "./shards.ts";
-import { trainInProcesses, type ClaimedJob, type JobSource, type WorkerEntry } from "./run_pool.ts";
+import { identityIn, makeEvaluation, trainingContext, trainRun, type TrainingContext } from "./training_run.ts";
+import { sweepWorkerEntry, trainInProcesses, type ClaimedJob, type JobSource, type WorkerEntry } from "./run_pool.ts";
 
 export interface PipelineOptions {
   outDir: string;
   cacheDir: string;
   threads: number;
+  /** No progress bars even when `progress` is given. */
   quiet?: boolean;
+  /** Progress bars for the activation cache and each run trained in this process (the CLI passes its terminal bars; default: none). */
+  progress?: ProgressFactory;
+  /** Where the sweep's log lines go (default: stderr). */
   log?: (line: string) => void;
   /** Reuse an already loaded model (replicate runs several sweeps on one model). */
   model?: LoadedModel;
-  /** Train up to this many runs at once in forked worker processes (needs workerEntry; default 1 = in this process). */
+  /** Train up to this many runs at once in forked worker processes (default 1 = in this process). */
   processes?: number;
-  /** How to start a worker: the CLI passes its own entry (see run_pool.ts); library callers may leave it out. */
+  /** How to start a worker (default: this layer's own worker module, ./sweep_worker.ts, see run_pool.ts). */
   workerEntry?: WorkerEntry;
   /** Train only this shard of the runs (see shards.ts). */
   shard?: Shard;
@@ -68,38 +69,6 @@ export interface PipelineResult {
   trainedElsewhere: number;
 }
 
-/** What a run's quality metrics need: the model, the held-out windows, and each hook's baseline (made once). */
-export interface Evaluation {
-  weights: GPT2Weights;
-  windows: HeldOutWindows;
-  sha256: string;
-  baselines: Map<string, HookBaseline>;
-}
-
-/** Everything a run needs besides its condition and seed; built from the activation cache (and, for quality, the model). */
-export interface TrainingContext {
-  spec: SweepSpec;
-  outDir: string;
-  cache: ActivationCache;
-  trainingRowIds: Int32Array;
-  realTokens: number;
-  documentIds: readonly string[];
-  receipts: Record<string, unknown>;
-  threads: number;
-  /** The rows of the hook read last (see rowsForHook). */
-  lastHookRows?: { hook: string; rows: RowSource };
-  /** Present when the sweep computes quality metrics (spec.evalTokens > 0). */
-  evaluation?: Evaluation;
-}
-
-export function trainingContext(spec: SweepSpec, outDir: string, cache: ActivationCache, receipts: Record<string, unknown>, threads: number, evaluation?: Evaluation): TrainingContext {
-  if (spec.evalTokens > 0 && !evaluation) throw new Error(`sweep "${spec.name}" asks for quality metrics on ${spec.evalTokens} held-out tokens, but no model and held-out windows were given`);
-  const trainingRowIds = selectTrainingRows(cache.windows, { includeSpecial: spec.includeSpecial });
-  let realTokens = 0;
-  for (const r of trainingRowIds) if (cache.windows.kind[r] === KIND_REAL) realTokens++;
-  return { spec, outDir, cache, trainingRowIds, realTokens, documentIds: cache.manifest.corpus.documentIds, receipts, threads, ...(evaluation ? { evaluation } : {}) };
-}
-
 /**
  * The held-out windows for quality metrics: standard windows over the documents after the last one training used,
  * as many real tokens as spec.evalTokens (null when it is 0). A corpus without enough of them is said in one line.
@@ -110,74 +79,12 @@ export function heldOutWindowsFor(spec: SweepSpec, corpus: Corpus, training: Tok
   for (const d of training.docIndex) if (d > last) last = d;
   const w = makeWindows(corpus.documents.slice(last + 1), { seqLen: spec.seqLen, maxTokens: spec.evalTokens });
   if (w.realTokens < spec.evalTokens) {
-    throw new UsageError(`corpus ${corpus.name} has ${w.realTokens} tokens after the ${last + 1} documents training uses, fewer than --eval-tokens ${spec.evalTokens} for the held-out quality metrics; lower --eval-tokens (0 skips them), lower --max-tokens, or use a larger corpus`);
+    throw new SettingsError(`corpus ${corpus.name} has ${w.realTokens} tokens after the ${last + 1} documents training uses, fewer than --eval-tokens ${spec.evalTokens} for the held-out quality metrics; lower --eval-tokens (0 skips them), lower --max-tokens, or use a larger corpus`);
   }
   return { seqLen: w.seqLen, nWindows: w.nWindows, tokens: w.tokens, mask: w.mask, kind: w.kind };
 }
 
-/** sha256 of held-out windows (what identities record). */
-export function heldOutSha256(w: HeldOutWindows): string {
-  const h = createHash("sha256").update(`seq:${w.seqLen};windows:${w.nWindows};`);
-  for (const a of [w.tokens, w.mask, w.kind]) h.update(new Uint8Array(a.buffer, a.byteOffset, a.byteLength));
-  return h.digest("hex");
-}
-
-export function makeEvaluation(weights: GPT2Weights, windows: HeldOutWindows): Evaluation {
-  return { weights, windows, sha256: heldOutSha256(windows), baselines: new Map() };
-}
-
-/** A run's quality metrics, with its hook's baseline computed once per process. */
-function evaluatorFor(ctx: TrainingContext, hook: string): ((sae: SAE) => QualityMetrics) | undefined {
-  const e = ctx.evaluation;
-  if (!e) return undefined;
-  return (sae) => {
-    let base = e.baselines.get(hook);
-    if (!base) {
-      base = hookBaseline(e.weights, e.windows, hook, ctx.spec.residual);
-      e.baselines.clear(); // one hook's baseline at a time (its clean log-probabilities are vocab × tokens floats)
-      e.baselines.set(hook, base);
-    }
-    return saeQuality(sae, e.weights, base);
-  };
-}
-
-/** The identity a run of this sweep has (what identity.json must say for the run to be reused). */
-export function identityIn(ctx: TrainingContext, condition: Condition, seed: number, activationsSha256?: string): RecordedIdentity {
-  const m = ctx.cache.manifest;
-  return runIdentityFor(ctx.spec, condition, seed, {
-    modelSha256: m.model.sha256, corpusSha256: m.corpus.sha256, rows: ctx.trainingRowIds.length, dIn: m.dIn, heldOutSha256: ctx.evaluation?.sha256 ?? null,
-    activationsSha256: activationsSha256 ?? ctx.cache.hookSha256(hookFor(ctx.spec, condition.layer)),
-  });
-}
-
-/**
- * The training rows of one hook. Reading a hook means reading all its chunk files (3 GB at 10⁶ tokens), and runs
- * come condition by condition, so the last hook read is kept for the next run rather than read again per seed.
- */
-function rowsForHook(ctx: TrainingContext, hook: string): RowSource {
-  if (ctx.lastHookRows?.hook !== hook) ctx.lastHookRows = { hook, rows: selectRows(ctx.cache.rows(hook), ctx.trainingRowIds) };
-  return ctx.lastHookRows.rows;
-}
-
-/** Train one (condition, seed) into its run directory (skipped when already complete). */
-export function trainRun(ctx: TrainingContext, condition: Condition, seed: number, onProgress?: (done: number, extra: string) => void): void {
-  try {
-    const hook = hookFor(ctx.spec, condition.layer);
-    const rows = rowsForHook(ctx, hook);
-    const identity = identityIn(ctx, condition, seed);
-    const evaluate = evaluatorFor(ctx, hook);
-    runOne(ctx.outDir, {
-      spec: ctx.spec, condition, seed, rows, realTokens: ctx.realTokens, threads: ctx.threads, identity, ...(evaluate ? { evaluate } : {}),
-      describeRow: (row) => describeRow(ctx.cache.windows, ctx.trainingRowIds[row]!, ctx.documentIds),
-      receipts: { ...ctx.receipts, hook, activationsSha256: identity.identity.activations.sha256 },
-      onProgress: (done, _total, extra) => onProgress?.(done, extra),
-    });
-  } catch (e) {
-    recordFailure(runDir(ctx.outDir, condition, seed), e as Error);
-    throw e;
-  }
-}
-
+/** The sweep's token windows: the study's faithful ones (one truncated, padded window per document) or standard ones. */
 export function windowsFor(spec: SweepSpec, corpus: Corpus): TokenWindows {
   return spec.windowing === "faithful"
     ? faithfulSeedStudyWindows(corpus.documents, { seqLen: spec.seqLen, maxTokens: spec.maxTokens })
@@ -185,7 +92,7 @@ export function windowsFor(spec: SweepSpec, corpus: Corpus): TokenWindows {
 }
 
 function bar(options: PipelineOptions, label: string, total: number, unit: string): ProgressBar {
-  return options.quiet ? silentProgress : createProgress(label, total, unit);
+  return progressBar(options.progress, options.quiet, label, total, unit);
 }
 
 /** Bytes one run of a condition holds while training: parameters, their gradients and Adam's two moments, and the batch's latent buffers. */
@@ -197,7 +104,7 @@ export function runMemoryBytes(condition: Condition, dIn: number, batchRows: num
 /** What the model can do: its layers, positions, and whether each run fits in this machine's memory. */
 export function checkSpecAgainstModel(spec: SweepSpec, config: GPT2Config, memoryBytes = totalmem()): void {
   const fail = (m: string): never => {
-    throw new UsageError(`sweep "${spec.name}": ${m}`);
+    throw new SettingsError(`sweep "${spec.name}": ${m}`);
   };
   for (const c of spec.conditions) {
     if (c.layer >= config.nLayer) fail(`layer ${c.layer} does not exist: the model has ${config.nLayer} layers (0–${config.nLayer - 1})`);
@@ -217,10 +124,10 @@ export function checkCorpusYield(spec: SweepSpec, corpus: Corpus, windows: Token
   if (spec.windowing === "faithful") {
     const wanted = Math.floor(spec.maxTokens / spec.seqLen);
     if (windows.documentsUsed < wanted) {
-      throw new UsageError(`corpus ${corpus.name} has ${windows.documentsUsed} documents, fewer than the ${wanted} windows of ${spec.seqLen} that --max-tokens ${spec.maxTokens} asks for; lower --max-tokens or use a larger corpus`);
+      throw new SettingsError(`corpus ${corpus.name} has ${windows.documentsUsed} documents, fewer than the ${wanted} windows of ${spec.seqLen} that --max-tokens ${spec.maxTokens} asks for; lower --max-tokens or use a larger corpus`);
     }
   } else if (windows.realTokens < spec.maxTokens) {
-    throw new UsageError(`corpus ${corpus.name} yields ${windows.realTokens} tokens, fewer than --max-tokens ${spec.maxTokens}; lower --max-tokens or use a larger corpus`);
+    throw new SettingsError(`corpus ${corpus.name} yields ${windows.realTokens} tokens, fewer than --max-tokens ${spec.maxTokens}; lower --max-tokens or use a larger corpus`);
   }
 }
 
@@ -263,7 +170,7 @@ export function checkExistingRuns(ctx: TrainingContext): void {
   if (problems.size === 0) return;
   const dirs = [...new Set([...problems.values()].flat())];
   const listed = [...problems.keys()].slice(0, 6).join("; ") + (problems.size > 6 ? `; and ${problems.size - 6} more` : "");
-  throw new UsageError(`${ctx.outDir} already holds ${dirs.length} finished run${dirs.length > 1 ? "s" : ""} made with other settings (${listed}); to keep them, give this sweep another --out or --name; to redo them, delete ${dirs.length > 2 ? `${dirs[0]} and ${dirs.length - 1} other run directories` : dirs.join(" and ")}`);
+  throw new SettingsError(`${ctx.outDir} already holds ${dirs.length} finished run${dirs.length > 1 ? "s" : ""} made with other settings (${listed}); to keep them, give this sweep another --out or --name; to redo them, delete ${dirs.length > 2 ? `${dirs[0]} and ${dirs.length - 1} other run directories` : dirs.join(" and ")}`);
 }
 
 /** sweep.json: the sweep's settings and every run ever asked of this directory (a read-modify-write under a lock). */
@@ -342,6 +249,10 @@ class RunQueue implements JobSource {
 
 const sleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));
 
+/**
+ * Run a sweep: load the model (unless given), build or reuse the activation cache, then train every run not yet
+ * complete — in this process, or in `processes` worker processes — claiming each first. Resolves when all are complete.
+ */
 export async function runSweep(spec: SweepSpec, options: PipelineOptions): Promise<PipelineResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(line + "\n"));
   const model = options.model ?? (await loadModel({ model: spec.model, weightsDir: spec.weights }));
@@ -382,12 +293,12 @@ export async function runSweep(spec: SweepSpec, options: PipelineOptions): Promi
   };
   // Workers only for runs left to do: a rerun of a finished sweep starts none.
   const processes = Math.min(options.processes ?? 1, queue.pending);
-  if (processes > 1 && options.workerEntry) {
+  if (processes > 1) {
     // Each worker gets an equal share of the threads; results do not depend on it (see run_pool.ts).
     const threadsEach = Math.max(1, Math.floor(options.threads / processes));
     log(`training up to ${queue.pending} runs in ${processes} processes (${threadsEach} matmul thread${threadsEach > 1 ? "s" : ""} each)`);
     await trainInProcesses(queue, {
-      processes, entry: options.workerEntry, log, pollMs, onWait,
+      processes, entry: options.workerEntry ?? sweepWorkerEntry(), log, pollMs, onWait,
       init: {
         spec, outDir: options.outDir, cacheDir: cache.dir, cacheSha256: cache.manifest.contentSha256, receipts, threads: threadsEach,
         ...(heldOut ? { evaluation: { windows: { seqLen: heldOut.seqLen, nWindows: heldOut.nWindows, tokens: Array.from(heldOut.tokens), mask: Array.from(heldOut.mask), kind: Array.from(heldOut.kind) }, modelSha256: model.sha256 } } : {}),

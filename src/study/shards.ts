@@ -7,7 +7,7 @@
  *
  * Which shard trains a run never changes the run's result (see run_pool.ts): shards are only a division of labour.
  */
-import { UsageError } from "../args.ts";
+import { SettingsError } from "./value_rules.ts";
 import type { Condition, SweepSpec } from "./spec.ts";
 
 export interface Shard {
@@ -64,14 +64,14 @@ export function shardRuns(spec: SweepSpec, dIn: number, shard?: Shard): RunJob[]
 export function parseShard(text: string, env: NodeJS.ProcessEnv = process.env): Shard {
   const check = (index: number, count: number, from: string): Shard => {
     const source = from ? ` ${from}` : "";
-    if (!Number.isSafeInteger(count) || count < 1) throw new UsageError(`--shard ${text}: the shard count${source} must be a positive integer`);
-    if (!Number.isSafeInteger(index) || index < 0 || index >= count) throw new UsageError(`--shard ${text}: shard ${index}${source} is not in 0..${count - 1}`);
+    if (!Number.isSafeInteger(count) || count < 1) throw new SettingsError(`--shard ${text}: the shard count${source} must be a positive integer`);
+    if (!Number.isSafeInteger(index) || index < 0 || index >= count) throw new SettingsError(`--shard ${text}: shard ${index}${source} is not in 0..${count - 1}`);
     return { index, count };
   };
   const explicit = /^(\d+)\/(\d+)$/.exec(text);
   if (explicit) return check(Number(explicit[1]), Number(explicit[2]), "");
   const auto = /^auto(?:\/(\d+))?$/.exec(text);
-  if (!auto) throw new UsageError(`--shard must be I/N (e.g. 0/8), auto (in a Slurm array job) or auto/N (Kubernetes Indexed Job), got "${text}"`);
+  if (!auto) throw new SettingsError(`--shard must be I/N (e.g. 0/8), auto (in a Slurm array job) or auto/N (Kubernetes Indexed Job), got "${text}"`);
   const intOf = (name: string) => (/^\d+$/.test(env[name] ?? "") ? Number(env[name]) : NaN);
   if (env.SLURM_ARRAY_TASK_ID !== undefined) {
     const min = env.SLURM_ARRAY_TASK_MIN !== undefined ? intOf("SLURM_ARRAY_TASK_MIN") : 0;
@@ -79,8 +79,8 @@ export function parseShard(text: string, env: NodeJS.ProcessEnv = process.env): 
     return check(intOf("SLURM_ARRAY_TASK_ID") - min, count, "(from SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_MIN/SLURM_ARRAY_TASK_COUNT)");
   }
   if (env.JOB_COMPLETION_INDEX !== undefined) {
-    if (auto[1] === undefined) throw new UsageError(`--shard auto: JOB_COMPLETION_INDEX is set but the shard count is not; give --shard auto/N (N = the Job's completions)`);
+    if (auto[1] === undefined) throw new SettingsError(`--shard auto: JOB_COMPLETION_INDEX is set but the shard count is not; give --shard auto/N (N = the Job's completions)`);
     return check(intOf("JOB_COMPLETION_INDEX"), Number(auto[1]), "(from JOB_COMPLETION_INDEX)");
   }
-  throw new UsageError(`--shard ${text}: neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set (not inside an array/indexed job); give --shard I/N`);
+  throw new SettingsError(`--shard ${text}: neither SLURM_ARRAY_TASK_ID nor JOB_COMPLETION_INDEX is set (not inside an array/indexed job); give --shard I/N`);
 }

@@ -5,7 +5,7 @@
  */
 import type { Condition, SweepSpec } from "./spec.ts";
 import { gridConditions } from "./spec.ts";
-import { locateStudyCorpus, storedCorpusPath } from "../../data/study_corpus.ts";
+import { locateStudyCorpus, storedCorpusPath } from "../data/study_corpus.ts";
 
 /**
  * The study's layers on a model of `nLayer` blocks: layer 0 stays layer 0, GPT-2 small's layer L of 12 becomes the

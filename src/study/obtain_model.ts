@@ -8,7 +8,7 @@
 import { loadModel, MissingWeightsError, type LoadedModel } from "../gpt2/loader.ts";
 import { downloadModel, DownloadError, DEFAULT_HUB_URL } from "../gpt2/hub.ts";
 import { resolveWeightsDir } from "../gpt2/weights_location.ts";
-import { createProgress, type ProgressBar } from "./progress.ts";
+import { progressBar, type ProgressBar, type ProgressFactory } from "./progress.ts";
 
 export interface ObtainOptions {
   model: string;
@@ -19,6 +19,8 @@ export interface ObtainOptions {
   /** The hub's model name, openai-community/<name> (tests serve a tiny one). */
   hubModel?: string;
   quiet?: boolean;
+  /** Bars for the download (the CLI passes its terminal bars; default: none). */
+  progress?: ProgressFactory;
   log: (line: string) => void;
 }
 
@@ -33,6 +35,7 @@ export interface ObtainedModel {
 /** Trained models whose random control a replication runs beside them. */
 const CONTROLS: Record<string, string> = { mini: "random-mini" };
 
+/** The model a replication runs on: the one asked for, else a download of GPT-2 small, else brown-gpt2-mini with its control. */
 export async function obtainModel(options: ObtainOptions): Promise<ObtainedModel> {
   try {
     return { model: await loadModel({ model: options.model, weightsDir: options.weightsDir }), modelName: options.model, control: CONTROLS[options.model] ?? null };
@@ -52,7 +55,7 @@ export async function obtainModel(options: ObtainOptions): Promise<ObtainedModel
           if (options.quiet) return;
           if (!bars.has(file)) {
             if (bars.size === 0) options.log(`no GPT-2 weights in ${dir}; downloading openai-community/${options.hubModel ?? "gpt2"} from ${hubUrl} (verified by size and sha256)`);
-            bars.set(file, createProgress(file, total, "B"));
+            bars.set(file, progressBar(options.progress, false, file, total, "B"));
           }
           bars.get(file)!.update(done);
         },

@@ -6,8 +6,8 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { liveOwner, describeOwner } from "../../data/file_lock.ts";
-import { verifyManifest } from "../receipts.ts";
+import { liveOwner, describeOwner } from "../data/file_lock.ts";
+import { verifyManifest } from "./receipts.ts";
 import { CHECKPOINT_FILE, CLAIM_FILE, FAILED_FILE, runDir, runIdentityFor } from "./run_one.ts";
 import { identityDifferences, readIdentity } from "./run_identity.ts";
 import { allRuns, shardRuns, type Shard } from "./shards.ts";

@@ -2,18 +2,18 @@
  * What a sweep will cost, priced from throughput measured on this machine right now: a forward pass through
  * one GPT-2 small block, and a few training steps at each condition's size. Estimates, clearly labelled.
  */
-import { forward } from "../../gpt2/model.ts";
-import { randomGPT2Weights } from "../../gpt2/random_model.ts";
-import { architectureOf, initialiseParams } from "../../sae/sae.ts";
+import { forward } from "../gpt2/model.ts";
+import { randomGPT2Weights } from "../gpt2/random_model.ts";
+import { architectureOf, initialiseParams } from "../sae/sae.ts";
 import { trainConfigFor } from "./run_one.ts";
-import { lossAndGradients, applyUpdate, OptimizerState, StepWorkspace } from "../../sae/train_step.ts";
-import { Rng } from "../../tensor/rng.ts";
+import { lossAndGradients, applyUpdate, OptimizerState, StepWorkspace } from "../sae/train_step.ts";
+import { Rng } from "../tensor/rng.ts";
 import type { SweepSpec } from "./spec.ts";
 import { conditionId, hookFor } from "./spec.ts";
 import { shardRuns } from "./shards.ts";
-import { blocksNeededFor } from "../../gpt2/hooks.ts";
-import { GPT2_PRESETS } from "../../gpt2/config.ts";
-import { getThreads, setThreads } from "../../tensor/wasm/index.ts";
+import { blocksNeededFor } from "../gpt2/hooks.ts";
+import { GPT2_PRESETS } from "../gpt2/config.ts";
+import { getThreads, setThreads } from "../tensor/wasm/index.ts";
 
 export interface PlanEstimate {
   runs: number;

@@ -5,11 +5,11 @@
  */
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { join, basename } from "node:path";
-import { loadDecoder } from "../../sae/io.ts";
-import type { FeatureAnalysis } from "../../sae/analysis.ts";
-import { conditionStability, meanOverSeeds, type ConditionStability, type SeedDictionary } from "../../match/stats.ts";
-import { verifyManifest } from "../receipts.ts";
-import type { ConditionReport, ExamplePair, ModeReport, QualitySummary, RunSummary, StabilityReport, StatWithUncertainty } from "../report/model.ts";
+import { loadDecoder } from "../sae/io.ts";
+import type { FeatureAnalysis } from "../sae/analysis.ts";
+import { conditionStability, meanOverSeeds, type ConditionStability, type SeedDictionary } from "../match/stats.ts";
+import { verifyManifest } from "./receipts.ts";
+import type { ConditionReport, ExamplePair, ModeReport, QualitySummary, RunSummary, StabilityReport, StatWithUncertainty } from "./report/model.ts";
 import type { RunMetrics } from "./run_one.ts";
 
 export interface LoadedRun {

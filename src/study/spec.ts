@@ -3,17 +3,19 @@
  * training settings they share. Built in layers — defaults, then a named preset, then a spec file, then flags, each
  * explicit value winning over the layers below it (0 is a value, never "unset") — and checked by one set of rules:
  * SWEEP_SETTINGS below gives every setting's flag, spec-file key and domain, and both flags and spec files are
- * checked with `checkValue` (args.ts), so the same mistake gets the same message wherever it is made.
+ * checked with `checkValue` (value_rules.ts), so the same mistake gets the same message wherever it is made.
  */
 import { readFileSync } from "node:fs";
-import type { Recipe } from "../../sae/config.ts";
-import { RECIPES } from "../../sae/config.ts";
-import { MODEL_NAMES } from "../../gpt2/loader.ts";
-import type { ResidualConvention } from "../../gpt2/model.ts";
-import { checkValue, UsageError, type FlagSpec, type FlagValues } from "../args.ts";
-import { MODEL_HELP } from "../command.ts";
+import type { Recipe } from "../sae/config.ts";
+import { RECIPES } from "../sae/config.ts";
+import { MODEL_NAMES } from "../gpt2/loader.ts";
+import type { ResidualConvention } from "../gpt2/model.ts";
+import { checkValue, SettingsError, type FlagSpec, type FlagValues } from "./value_rules.ts";
 import { parseYamlSubset } from "./yaml.ts";
 import { parseStrictJson } from "./strict_json.ts";
+
+/** The models a sweep (or any command that needs a GPT-2) can run on, in words (the CLI's --model help says the same). */
+export const MODEL_HELP = "gpt2 (weights from --weights, SAE_SEEDS_WEIGHTS or weights/gpt2), mini (brown-gpt2-mini, the small GPT-2 trained by train-lm that ships in models/), random (seeded random GPT-2 small control) or random-mini (seeded random control of mini's shape)";
 
 export interface Condition {
   layer: number;
@@ -127,7 +129,7 @@ export function applyFlagSettings(spec: SweepSpec, flags: FlagValues): SweepSpec
 /** Cross-setting rules, after all layers are applied. */
 export function validateSpec(spec: SweepSpec): SweepSpec {
   const fail = (m: string): never => {
-    throw new UsageError(`sweep "${spec.name}": ${m}`);
+    throw new SettingsError(`sweep "${spec.name}": ${m}`);
   };
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(spec.name)) fail(`name "${spec.name}" must be letters, digits, ".", "_" or "-" (it names a directory)`);
   if (!spec.conditions.length) fail("no conditions");
@@ -149,10 +151,10 @@ const CONDITION_SETTINGS: Record<keyof Condition, FlagSpec> = {
 };
 
 function checkConditions(label: string, value: unknown): Condition[] {
-  if (!Array.isArray(value) || value.length === 0) throw new UsageError(`${label} must be a non-empty list of {layer, features, k, recipe}, got ${JSON.stringify(value)}`);
+  if (!Array.isArray(value) || value.length === 0) throw new SettingsError(`${label} must be a non-empty list of {layer, features, k, recipe}, got ${JSON.stringify(value)}`);
   return value.map((c, i) => {
     const keys = c !== null && typeof c === "object" && !Array.isArray(c) ? Object.keys(c).sort().join(",") : "";
-    if (keys !== "features,k,layer,recipe") throw new UsageError(`${label}[${i}] must be {layer, features, k, recipe}, got ${JSON.stringify(c)}`);
+    if (keys !== "features,k,layer,recipe") throw new SettingsError(`${label}[${i}] must be {layer, features, k, recipe}, got ${JSON.stringify(c)}`);
     const out = {} as Record<string, unknown>;
     for (const [key, rule] of Object.entries(CONDITION_SETTINGS)) out[key] = checkValue(`${label}[${i}].${key}`, rule, (c as Record<string, unknown>)[key]);
     return out as unknown as Condition;
@@ -165,17 +167,17 @@ function readSpecValues(path: string): Record<string, unknown> {
   try {
     text = readFileSync(path, "utf8");
   } catch (e) {
-    throw new UsageError(`cannot read sweep spec ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; check the --config path`);
+    throw new SettingsError(`cannot read sweep spec ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}; check the --config path`);
   }
   const yaml = /\.ya?ml$/i.test(path);
   let values: unknown;
   try {
     values = yaml ? parseYamlSubset(text, path) : parseStrictJson(text);
   } catch (e) {
-    throw new UsageError(`sweep spec ${path} is not valid ${yaml ? "YAML (supported subset)" : "JSON"}: ${(e as Error).message}`);
+    throw new SettingsError(`sweep spec ${path} is not valid ${yaml ? "YAML (supported subset)" : "JSON"}: ${(e as Error).message}`);
   }
   if (values === null || typeof values !== "object" || Array.isArray(values)) {
-    throw new UsageError(`sweep spec ${path} must be a mapping of settings (name, seeds, layers, …)`);
+    throw new SettingsError(`sweep spec ${path} must be a mapping of settings (name, seeds, layers, …)`);
   }
   return values as Record<string, unknown>;
 }
@@ -195,11 +197,11 @@ export function readSpecFile(path: string, base: SweepSpec): SweepSpec {
       continue;
     }
     const entry = SETTING_BY_KEY.get(key);
-    if (!entry) throw new UsageError(`sweep spec ${path}: unknown key "${key}"; known keys are ${[...SETTING_BY_KEY.keys(), "conditions"].join(", ")}`);
+    if (!entry) throw new SettingsError(`sweep spec ${path}: unknown key "${key}"; known keys are ${[...SETTING_BY_KEY.keys(), "conditions"].join(", ")}`);
     checked[entry.setting.key] = checkValue(label, entry.setting, value);
   }
   if (conditions && AXES.some((a) => checked[a as Axis] !== undefined)) {
-    throw new UsageError(`sweep spec ${path}: give either "conditions" or the axes (layers, features, k, recipes), not both`);
+    throw new SettingsError(`sweep spec ${path}: give either "conditions" or the axes (layers, features, k, recipes), not both`);
   }
   return applySettings(conditions ? { ...base, conditions } : base, checked);
 }

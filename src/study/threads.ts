@@ -1,6 +1,6 @@
 /** Thread count: --threads N, else SAE_SEEDS_THREADS, else all cores (applied to the matmul kernels). */
 import os from "node:os";
-import { UsageError } from "./args.ts";
+import { SettingsError } from "./value_rules.ts";
 import { setThreads } from "../tensor/wasm/index.ts";
 
 let applied: number | null = null;
@@ -8,7 +8,7 @@ let applied: number | null = null;
 export function applyThreads(flag: number | undefined): number {
   const fromEnv = process.env.SAE_SEEDS_THREADS;
   const n = flag ?? (fromEnv !== undefined ? Number(fromEnv) : undefined);
-  if (n !== undefined && (!Number.isSafeInteger(n) || n < 1)) throw new UsageError(`thread count must be a positive integer, got ${flag ?? fromEnv}`);
+  if (n !== undefined && (!Number.isSafeInteger(n) || n < 1)) throw new SettingsError(`thread count must be a positive integer, got ${flag ?? fromEnv}`);
   applied = n ?? null;
   if (n !== undefined) setThreads(n); // the matmul kernel's own setting (it reads SAE_SEEDS_THREADS by itself too)
   return n ?? 0;
@@ -25,6 +25,6 @@ export function threadCount(): number {
  * for every SAE size the study uses, because sparse decode/backward and Adam are single-threaded JavaScript.
  */
 export function processCount(flag: number | undefined): number {
-  if (flag !== undefined && (!Number.isSafeInteger(flag) || flag < 1)) throw new UsageError(`--processes must be a positive integer, got ${flag}`);
+  if (flag !== undefined && (!Number.isSafeInteger(flag) || flag < 1)) throw new SettingsError(`--processes must be a positive integer, got ${flag}`);
   return flag ?? threadCount();
 }
