@@ -8,7 +8,8 @@ import fc from "fast-check";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs, UsageError } from "../src/cli/args.ts";
+import { parseArgs } from "../src/cli/args.ts";
+import { SettingsError } from "../src/study/value_rules.ts";
 import { SWEEP_FLAGS, STABILITY_FLAGS, specFromFlags } from "../src/cli/commands/study.ts";
 import { matchCommand } from "../src/cli/commands/train_match.ts";
 import { DEFAULT_SPEC } from "../src/study/spec.ts";
@@ -30,7 +31,7 @@ function errorOf(fn: () => unknown): string {
   try {
     fn();
   } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
+    expect(e).toBeInstanceOf(SettingsError);
     return (e as Error).message;
   }
   throw new Error("expected an error");
@@ -121,7 +122,7 @@ describe("strict values", () => {
       try {
         spec = sweep(argv);
       } catch (e) {
-        expect(e).toBeInstanceOf(UsageError);
+        expect(e).toBeInstanceOf(SettingsError);
         expect((e as Error).message).not.toMatch(/\n/);
         expect(allValid).toBe(false);
         const named = picked.map((p, i) => (p && !p.ok ? `--${gens[i]!.flag}` : null)).filter(Boolean);

@@ -228,6 +228,14 @@ class RunQueue implements JobSource {
       const got = tryClaim(join(dir, CLAIM_FILE), `training ${conditionId(job.condition)} seed ${job.seed}`);
       if (got.claim) {
         this.remaining.splice(i, 1);
+        // Another process may have finished the run between the look above and the claim (it releases its claim
+        // after writing the manifest): then it is theirs, not one to train (or count) here.
+        if (runState(dir, identityIn(this.ctx, job.condition, job.seed)).state === "complete") {
+          got.claim.release();
+          this.trainedElsewhere++;
+          i--;
+          continue;
+        }
         this.trained++;
         return { job, claim: got.claim };
       }
