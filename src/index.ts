@@ -1,6 +1,7 @@
 /**
  * sae-seeds as a library: each module under its own name (also importable directly as `sae-seeds/tensor`,
  * `sae-seeds/gpt2`, `sae-seeds/data`, `sae-seeds/sae`, `sae-seeds/match`, `sae-seeds/study`).
+ * @module sae-seeds
  */
 export * as tensor from "./tensor/index.ts";
 export * as gpt2 from "./gpt2/index.ts";

@@ -46,6 +46,7 @@ export interface CacheRequest {
   batchWindows?: number;
   /** Rows per chunk file (bounded memory). */
   chunkRows?: number;
+  /** Called as the forward passes advance, with tokens done and the total. */
   onProgress?: (tokensDone: number, tokensTotal: number) => void;
 }
 
@@ -72,6 +73,7 @@ export interface CacheManifest {
   seconds: number;
 }
 
+/** An activation cache on disk whose files do not match its manifest (sizes or hashes): rebuild it. */
 export class CacheIntegrityError extends Error {
   override name = "CacheIntegrityError";
 }

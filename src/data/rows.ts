@@ -2,6 +2,7 @@
 export interface RowSource {
   readonly rows: number;
   readonly dIn: number;
+  /** Copy row `index` (dIn floats) into `target` at `offset`. */
   copyRow(index: number, target: Float32Array, offset: number): void;
 }
 

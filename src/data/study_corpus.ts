@@ -51,14 +51,17 @@ export function sharedCorpusPath(): string {
   return resolve("..", "shared", "data", "seed-study", "openwebtext_sample.jsonl");
 }
 
+/** The raw-file URL of a pinned corpus file at its commit. */
 export function pinnedUrl(file: PinnedCorpusFile, rawUrl = DEFAULT_RAW_URL): string {
   return `${rawUrl.replace(/\/+$/, "")}/${file.repository}/${file.commit}/${file.path}`;
 }
 
+/** A pinned corpus that could not be downloaded or did not match its sha256. */
 export class CorpusDownloadError extends Error {
   override name = "CorpusDownloadError";
 }
 
+/** sha256 of bytes, as hex. */
 export function sha256Of(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }

@@ -82,6 +82,7 @@ export interface WindowOptions {
   maxTokens?: number;
 }
 
+/** Standard windows: BOS at the start of each, documents cut across windows, each document starting a new one, up to maxTokens real tokens. */
 export function makeWindows(documents: readonly CorpusDocument[], { seqLen, maxTokens = Infinity }: WindowOptions): TokenWindows {
   if (!Number.isInteger(seqLen) || seqLen < 2) throw new Error(`seqLen must be an integer ≥ 2, got ${seqLen}`);
   const b = new WindowBuilder(seqLen);
@@ -107,6 +108,7 @@ export interface FaithfulOptions {
   maxTokens: number;
 }
 
+/** The seed study's windows: one per document, BOS then its first seqLen − 1 tokens, padded; positions count against maxTokens. */
 export function faithfulSeedStudyWindows(documents: readonly CorpusDocument[], { seqLen, maxTokens }: FaithfulOptions): TokenWindows {
   const b = new WindowBuilder(seqLen);
   let used = 0;

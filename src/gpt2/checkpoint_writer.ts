@@ -9,6 +9,7 @@ import { toHFConfigJson } from "./config.ts";
 import { parameterEntries, type GPT2Weights } from "./weights.ts";
 import { writeSafetensors, type WritableTensor } from "./safetensors.ts";
 
+/** Write GPT-2 weights as a Hugging Face checkpoint (config.json + model.safetensors) in `dir`. */
 export function writeCheckpoint(dir: string, weights: GPT2Weights, dtype: "F32" | "F16" = "F32", metadata: Record<string, string> = {}): void {
   mkdirSync(dir, { recursive: true });
   const tensors: Record<string, WritableTensor> = {};

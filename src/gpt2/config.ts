@@ -17,6 +17,7 @@ export const GPT2_PRESETS: Record<string, GPT2Config> = {
   "gpt2-xl": { nLayer: 48, nHead: 25, nEmbd: 1600, nPositions: 1024, vocabSize: 50257, layerNormEpsilon: 1e-5 },
 };
 
+/** A GPT-2 config.json that is missing, malformed or describes an unsupported model. */
 export class ConfigError extends Error {
   override name = "ConfigError";
 }
@@ -50,6 +51,7 @@ export function parseGPT2Config(json: unknown, file = "config.json"): GPT2Config
   return config;
 }
 
+/** Read and check a Hugging Face GPT-2 config.json. */
 export function readGPT2Config(path: string): GPT2Config {
   let text: string;
   try {
@@ -84,6 +86,7 @@ export function toHFConfigJson(config: GPT2Config): Record<string, unknown> {
   };
 }
 
+/** Parameters of a GPT-2 of this shape (tied embedding counted once). */
 export function countParameters(c: GPT2Config): number {
   const d = c.nEmbd;
   const perLayer = 2 * d + (d * 3 * d + 3 * d) + (d * d + d) + 2 * d + (d * 4 * d + 4 * d) + (4 * d * d + d);

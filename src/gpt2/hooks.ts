@@ -6,6 +6,7 @@ import type { GPT2Config } from "./config.ts";
 
 export const BLOCK_HOOKS = ["hook_resid_pre", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post"] as const;
 
+/** Every TransformerLens hook name of a GPT-2 of this shape, in forward order. */
 export function allHookNames(config: GPT2Config): string[] {
   const names = ["hook_embed", "hook_pos_embed"];
   for (let l = 0; l < config.nLayer; l++) for (const h of BLOCK_HOOKS) names.push(`blocks.${l}.${h}`);

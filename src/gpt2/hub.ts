@@ -14,6 +14,7 @@ import { sha256File } from "./weights_location.ts";
 export const MODEL_FILES = ["config.json", "model.safetensors"] as const;
 export const DEFAULT_HUB_URL = "https://huggingface.co";
 
+/** A hub download that failed (unreachable, refused, or a file that does not match its size or sha256). */
 export class DownloadError extends Error {
   override name = "DownloadError";
 }
@@ -23,6 +24,7 @@ export interface DownloadOptions {
   dir: string;
   /** Point at another hub (tests use a server on 127.0.0.1). */
   hubUrl?: string;
+  /** Called as each file downloads, with bytes done and the file's size. */
   onProgress?: (file: string, bytesDone: number, bytesTotal: number) => void;
 }
 

@@ -1,4 +1,7 @@
-/** Public API of the GPT-2 module: config, safetensors I/O, weights, the forward pass with hooks, tokenizer, hub. */
+/**
+ * Public API of the GPT-2 module: config, safetensors I/O, weights, the forward pass with hooks, tokenizer, hub.
+ * @module sae-seeds/gpt2
+ */
 export * from "./config.ts";
 export * from "./safetensors.ts";
 export * from "./weights.ts";

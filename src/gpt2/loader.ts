@@ -25,6 +25,7 @@ export interface LoadedModel {
   path: string | null;
 }
 
+/** GPT-2 weights that are not where they were looked for (the message says where to put them). */
 export class MissingWeightsError extends Error {
   override name = "MissingWeightsError";
 }
@@ -94,6 +95,7 @@ export interface ModelChoice {
   weightsDir?: string;
 }
 
+/** Load the model a choice names: GPT-2 small from its checkpoint, the shipped mini, or a seeded random control. */
 export async function loadModel(choice: ModelChoice): Promise<LoadedModel> {
   const model = choice.model ?? "gpt2";
   switch (model) {

@@ -41,6 +41,7 @@ export interface TensorEntry {
   data: TensorData;
 }
 
+/** A safetensors file that breaks the format (the message names the file, the tensor and the rule). */
 export class SafetensorsError extends Error {
   override name = "SafetensorsError";
 }
@@ -174,20 +175,24 @@ export class SafetensorsFile {
     private readonly onClose: () => void = () => {},
   ) {}
 
+  /** Every tensor name in the file, in header order. */
   names(): string[] {
     return [...this.tensors.keys()].sort();
   }
 
+  /** Whether the file holds a tensor of this name. */
   has(name: string): boolean {
     return this.tensors.has(name);
   }
 
+  /** A tensor's dtype, shape and byte range, or an error naming the file and tensor. */
   info(name: string): TensorInfo {
     const t = this.tensors.get(name);
     if (!t) throw new SafetensorsError(`${this.label}: no tensor "${name}" (it has ${this.tensors.size}: ${this.names().slice(0, 6).join(", ")}${this.tensors.size > 6 ? ", …" : ""})`);
     return t;
   }
 
+  /** The header's __metadata__ strings. */
   metadata(): Record<string, string> {
     return { ...this.meta };
   }
@@ -212,6 +217,7 @@ export class SafetensorsFile {
     }
   }
 
+  /** A float tensor as float64. */
   readFloat64(name: string): Float64Array {
     const { dtype, data } = this.readTensor(name);
     if (dtype === "F64") return data as Float64Array;
@@ -236,6 +242,7 @@ export class SafetensorsFile {
     throw new SafetensorsError(`${this.label}: tensor "${name}" has dtype ${dtype}, expected an integer type`);
   }
 
+  /** Close the file (reads after this fail). */
   close(): void {
     this.onClose();
   }
@@ -364,6 +371,7 @@ function layout(tensors: Record<string, WritableTensor>, metadata?: Record<strin
   return { header: headerBytes, chunks };
 }
 
+/** Tensors (and optional metadata) as the bytes of one safetensors file. */
 export function serializeSafetensors(tensors: Record<string, WritableTensor>, metadata?: Record<string, string>): Uint8Array {
   const { header, chunks } = layout(tensors, metadata);
   const out = new Uint8Array(header.length + chunks.reduce((s, c) => s + c.length, 0));

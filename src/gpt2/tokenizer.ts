@@ -12,10 +12,12 @@ export const VOCAB_SIZE = 50257;
 
 const PLAIN_TEXT = { disallowedSpecial: new Set<string>(), allowedSpecial: new Set<string>() };
 
+/** Text to GPT-2 token ids (special tokens are plain text, never control tokens). */
 export function encode(text: string): number[] {
   return bpeEncode(text, PLAIN_TEXT);
 }
 
+/** GPT-2 token ids back to text. */
 export function decode(ids: readonly number[]): string {
   return bpeDecode(ids as number[]);
 }

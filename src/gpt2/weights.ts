@@ -27,11 +27,15 @@ export interface GPT2Weights {
 
 /** Anything that can list tensors and read them as float32 (a safetensors file, an in-memory map). */
 export interface TensorSource {
+  /** Every tensor name. */
   names(): string[];
+  /** A tensor's shape. */
   shape(name: string): readonly number[];
+  /** A tensor as float32. */
   read(name: string): Float32Array;
 }
 
+/** A checkpoint whose tensors are missing or misshapen for its config. */
 export class WeightsError extends Error {
   override name = "WeightsError";
 }

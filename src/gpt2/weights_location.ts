@@ -13,6 +13,7 @@ export function resolveWeightsDir(flag?: string): string {
   return resolve(DEFAULT_WEIGHTS_DIR);
 }
 
+/** Where GPT-2 weights go and how to get them, in one sentence (for error messages). */
 export function describeMissingWeights(): string {
   return "GPT-2 weights go in weights/gpt2 (config.json + model.safetensors); get them with `npx tsx src/cli/main.ts download`, point --weights DIR or SAE_SEEDS_WEIGHTS at a copy, or use --model mini for the small trained GPT-2 this repository ships (--model random: the seeded random GPT-2 small control).";
 }

@@ -84,6 +84,7 @@ export interface AssignmentProposal {
   v: ArrayLike<number>;
 }
 
+/** A cost matrix the assignment solver refuses (wrong size, NaN, infinite). */
 export class AssignmentError extends Error {
   override name = "AssignmentError";
 }

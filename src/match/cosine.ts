@@ -16,6 +16,7 @@
  */
 import { matmul } from "../tensor/matmul.ts";
 
+/** Two dictionaries that cannot be compared (different widths or sizes). */
 export class MatchShapeError extends Error {
   override name = "MatchShapeError";
 }

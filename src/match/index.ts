@@ -1,4 +1,7 @@
-/** Public API of the matching module. */
+/**
+ * Public API of the matching module.
+ * @module sae-seeds/match
+ */
 export * from "./assignment.ts";
 export * from "./cosine.ts";
 export * from "./summary.ts";

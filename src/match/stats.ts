@@ -228,6 +228,7 @@ function randomDictionaryNull(shapes: { n: number; d: number }[], seeds: number[
   return model;
 }
 
+/** One condition's stability across its seeds: every seed pair matched, pooled, with the random-dictionary null and seed-bootstrap intervals. */
 export function conditionStability(dicts: SeedDictionary[], options: StabilityOptions): ConditionStability {
   if (dicts.length < 2) throw new Error(`stability needs at least two seeds, got ${dicts.length}`);
   const { mode, threshold } = options;

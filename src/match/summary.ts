@@ -20,26 +20,31 @@ export function quantile(sorted: ArrayLike<number>, q: number): number {
   return sorted[lo]! + (h - lo) * (sorted[hi]! - sorted[lo]!);
 }
 
+/** The values sorted ascending, as a new float64 array. */
 export function sortedCopy(values: ArrayLike<number>): Float64Array {
   return Float64Array.from(values).sort();
 }
 
+/** The median (linear interpolation between the middle two). */
 export function median(values: ArrayLike<number>): number {
   return quantile(sortedCopy(values), 0.5);
 }
 
+/** The arithmetic mean (NaN when there are no values). */
 export function mean(values: ArrayLike<number>): number {
   let sum = 0;
   for (let k = 0; k < values.length; k++) sum += values[k]!;
   return values.length ? sum / values.length : NaN;
 }
 
+/** How many values are at least the threshold. */
 export function countAtLeast(values: ArrayLike<number>, threshold: number): number {
   let count = 0;
   for (let k = 0; k < values.length; k++) if (values[k]! >= threshold) count++;
   return count;
 }
 
+/** The fraction of values at least the threshold (NaN when there are none). */
 export function fractionAtLeast(values: ArrayLike<number>, threshold: number): number {
   return values.length ? countAtLeast(values, threshold) / values.length : NaN;
 }

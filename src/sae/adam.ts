@@ -12,6 +12,7 @@ export interface AdamHyper {
   eps: number;
 }
 
+/** Adam's two moment vectors and its step count, per parameter tensor. */
 export class AdamState {
   readonly m: Float32Array;
   readonly v: Float32Array;

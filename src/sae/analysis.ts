@@ -48,6 +48,7 @@ export interface AnalysisOptions {
   describe?: (row: number) => RowContext;
 }
 
+/** The dead-latent rule of a recipe, in words, for this many rows. */
 export function deadRuleFor(recipe: SAE["recipe"], rows: number): string {
   return architectureOf(recipe).deadRule(rows);
 }
@@ -73,6 +74,7 @@ class TopList {
   }
 }
 
+/** Each latent's firing frequency, dead latents by the recipe's rule, and the top-activating rows of the most frequent ones. */
 export function analyseFeatures(sae: SAE, data: RowSource, options: AnalysisOptions = {}): FeatureAnalysis {
   const { dIn, dSae } = sae.params;
   if (data.dIn !== dIn) throw new Error(`analyseFeatures: rows have d_in ${data.dIn}, the SAE expects ${dIn}`);

@@ -11,6 +11,7 @@ import { OptimizerState } from "./train_step.ts";
 import { namedTensors, type SAEParams } from "./params.ts";
 import { initialControl } from "./sparsity_control.ts";
 
+/** A training checkpoint store in one safetensors file at `path` (written whole or not at all). */
 export function fileCheckpointStore(path: string): CheckpointStore {
   return {
     save(state: TrainingState) {

@@ -44,6 +44,7 @@ export function defaultTrainConfig(recipe: Recipe, dims: { dIn: number; dSae: nu
   return config;
 }
 
+/** Check a training config: one SAEConfigError naming the setting and its rule, or nothing. */
 export function validateTrainConfig(c: SAETrainConfig): void {
   const positiveInts: (keyof SAETrainConfig)[] = ["dIn", "dSae", "k", "epochs", "batchSize"];
   for (const key of positiveInts) {

@@ -1,4 +1,7 @@
-/** Public API of the SAE module: architectures and recipes, the trainer, checkpoints, analysis, SAE files. */
+/**
+ * Public API of the SAE module: architectures and recipes, the trainer, checkpoints, analysis, quality metrics, SAE files.
+ * @module sae-seeds/sae
+ */
 export * from "./config.ts";
 export * from "./sae.ts";
 export * from "./adam.ts";
@@ -6,5 +9,8 @@ export * from "./train_step.ts";
 export * from "./trainer.ts";
 export * from "./checkpoint.ts";
 export * from "./analysis.ts";
+export * from "./quality.ts";
+export type { Architecture, Dims, ExtraParam, SAELensFormat, SAELensTensors } from "./arch/types.ts";
+export type { SparsityControlState } from "./sparsity_control.ts";
 export * from "./io.ts";
 export * from "./reference_check.ts";

@@ -57,6 +57,7 @@ export interface SAEFileInfo {
   extra?: Record<string, unknown>;
 }
 
+/** An SAE file (SAELens cfg.json + safetensors) that is missing, malformed or inconsistent. */
 export class SAEFileError extends Error {
   override name = "SAEFileError";
 }

@@ -23,6 +23,7 @@ export interface SAEParams {
   extra?: Record<string, Float32Array>;
 }
 
+/** Zeroed parameters for an SAE of this size, with the named extra per-latent tensors. */
 export function allocateParams(dIn: number, dSae: number, extraNames: readonly string[] = []): SAEParams {
   const p: SAEParams = {
     dIn, dSae,

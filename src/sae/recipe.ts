@@ -60,6 +60,7 @@ export interface SAETrainConfig {
   matryoshkaWidths: number[];
 }
 
+/** A training config outside its rules (the message names the setting). */
 export class SAEConfigError extends Error {
   override name = "SAEConfigError";
 }

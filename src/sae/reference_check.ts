@@ -37,6 +37,7 @@ export interface ReferenceStepReport {
   worstTensor: string;
 }
 
+/** A training step whose fast path disagrees with the dense reference path beyond tolerance (audit mode). */
 export class ReferenceMismatchError extends Error {
   override name = "ReferenceMismatchError";
 }

@@ -14,12 +14,14 @@ export type { RowNormalization, SAE, SparseCode } from "./sae_types.ts";
 export { allocateParams, normaliseRows, geometricMedian, rowMean } from "./params.ts";
 export { variableWidthCode } from "./selection.ts";
 
+/** The architecture module of a recipe. */
 export function architectureOf(recipe: Recipe) {
   const arch = ARCHITECTURES[recipe];
   if (!arch) throw new Error(`unknown SAE recipe "${String(recipe)}"`);
   return arch;
 }
 
+/** Whether this SAE subtracts b_dec before encoding (its file's setting, else the recipe's rule). */
 export function subtractsDecoderBias(sae: SAE): boolean {
   return sae.applyDecoderBiasToInput ?? architectureOf(sae.recipe).subtractDecoderBias;
 }

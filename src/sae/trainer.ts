@@ -92,7 +92,9 @@ export interface EpochSums {
 const emptySums = (): EpochSums => ({ rows: 0, loss: 0, fvu: 0, mse: 0, auxLoss: 0, l0: 0, sparsityLoss: 0, seconds: 0 });
 
 export interface CheckpointStore {
+  /** Save the state (whole or not at all). */
   save(state: TrainingState): void;
+  /** The saved state, or null when there is none. */
   load(): TrainingState | null;
 }
 
@@ -111,6 +113,7 @@ export interface TrainOptions {
   config: SAETrainConfig;
   data: RowSource;
   checkpoints?: CheckpointStore;
+  /** Called after every step with tokens seen and the step's statistics. */
   onProgress?: (p: TrainProgress) => void;
   /** Stop after this many steps in this call (for tests of resume; the state is checkpointed first). */
   stopAfterSteps?: number;
@@ -129,6 +132,7 @@ export interface TrainResult {
   finished: boolean;
 }
 
+/** A training loss that became NaN or infinite (the message says at which step). */
 export class DivergenceError extends Error {
   override name = "DivergenceError";
 }
@@ -204,6 +208,7 @@ function assertFinite(params: SAEParams, where: string): void {
   }
 }
 
+/** Train an SAE on rows (resuming from the checkpoint store when it holds this config's state); deterministic for a seed. */
 export function trainSAE(options: TrainOptions): TrainResult {
   const { config, data, checkpoints } = options;
   validateTrainConfig(config);

@@ -3,6 +3,7 @@
  * check them, running a sweep (in one process or several) and training single runs, run identities, shards, status
  * and pricing, Slurm job files, the stability report with its renderers and writer, and the receipts every run
  * directory carries. The command line (`sae-seeds …`) is built on exactly this.
+ * @module sae-seeds/study
  */
 export { checkValue, ruleText, SettingsError, type FlagSpec, type FlagType, type FlagValue, type FlagValues } from "./value_rules.ts";
 export * from "./spec.ts";

@@ -21,6 +21,7 @@ export interface ObtainOptions {
   quiet?: boolean;
   /** Bars for the download (the CLI passes its terminal bars; default: none). */
   progress?: ProgressFactory;
+  /** Where the one-line notes go (what was looked for, what is used instead). */
   log: (line: string) => void;
 }
 

@@ -53,6 +53,7 @@ export interface PlanResources {
   tasks?: number;
 }
 
+/** What a sweep will cost: runs, tokens and hours, from throughput measured now on this machine. */
 export async function estimatePlan(spec: SweepSpec, resources: PlanResources = { threads: getThreads(), processes: 1 }): Promise<PlanEstimate> {
   const d = 768;
   // Real tokens requested, plus one BOS per window: the rows GPT-2 will see (padding aside).
@@ -113,6 +114,7 @@ function duration(s: number): string {
   return `${(s / 3600).toFixed(1)} h`;
 }
 
+/** A plan estimate in lines for the terminal. */
 export function formatPlan(spec: SweepSpec, e: PlanEstimate): string {
   const lines = [
     `sweep "${spec.name}": ${spec.conditions.length} conditions × ${spec.seeds.length} seeds = ${e.runs} runs`,

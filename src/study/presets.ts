@@ -15,6 +15,7 @@ export function studyLayer(layer: number, nLayer = 12): number {
   return Math.min(nLayer - 1, Math.round((layer * nLayer) / 12));
 }
 
+/** The seed study's grid for a recipe: layer 0 and layer 6 (scaled to the model's depth) at 128 latents k 8, and layer 6 at 512 latents k 32. */
 export const STUDY_CONDITIONS = (recipe: "topk" | "seed-report", nLayer = 12): Condition[] => [
   { layer: 0, features: 128, k: 8, recipe },
   { layer: studyLayer(6, nLayer), features: 128, k: 8, recipe },
@@ -66,6 +67,7 @@ export function scaleSpec(nLayer = 12): SweepSpec {
   };
 }
 
+/** The named sweeps (--preset): faithful, corrected, scale. */
 export const PRESETS: Record<string, (corpus?: string) => SweepSpec> = {
   // Without --corpus: the verified copy from `download --corpus seed-study` (or ../shared), else where it would be.
   faithful: (corpus) => faithfulSpec(corpus ?? locateStudyCorpus()?.path ?? storedCorpusPath()),

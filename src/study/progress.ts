@@ -4,7 +4,9 @@
  * (cli/progress.ts), a script whatever it likes. Without one, progress is silent (log lines still come).
  */
 export interface ProgressBar {
+  /** Progress so far (in the bar's unit) and an optional note. */
   update(done: number, extra?: string): void;
+  /** The job has finished (with an optional closing note). */
   done(message?: string): void;
 }
 

@@ -19,6 +19,7 @@ export function sha256Bytes(bytes: Uint8Array | string): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
+/** sha256 of a file's bytes, as hex. */
 export function sha256OfFile(path: string): string {
   return sha256Bytes(readFileSync(path));
 }

@@ -56,6 +56,7 @@ function canonical(value: unknown): string {
   return JSON.stringify(value);
 }
 
+/** sha256 of a run identity in its canonical form (what identity.json records and reuse compares). */
 export function identityHash(identity: RunIdentity): string {
   return createHash("sha256").update(canonical(identity)).digest("hex");
 }

@@ -38,6 +38,7 @@ export interface RunInputs {
   rows: RowSource;
   /** Real tokens among the rows (what the report counts). */
   realTokens: number;
+  /** Turns a training row into its document and position (for the feature analysis). */
   describeRow: (row: number) => RowContext;
   receipts: Record<string, unknown>;
   threads: number;
@@ -45,6 +46,7 @@ export interface RunInputs {
   identity: RecordedIdentity;
   /** The trained SAE's quality on held-out tokens (sae/quality.ts), when the sweep computes it. */
   evaluate?: (sae: SAE) => QualityMetrics;
+  /** Called after every training step. */
   onProgress?: (done: number, total: number, extra: string) => void;
 }
 
@@ -64,10 +66,12 @@ export interface RunMetrics {
   quality?: QualityMetrics;
 }
 
+/** A run's directory: <root>/<condition id>/seed-<seed>. */
 export function runDir(root: string, condition: Condition, seed: number): string {
   return join(root, conditionId(condition), `seed-${seed}`);
 }
 
+/** The resolved training config of one run (the recipe's defaults, the spec's overrides, AuxK's dead-after from the data). */
 export function trainConfigFor(spec: SweepSpec, condition: Condition, seed: number, rows: number, dIn: number): SAETrainConfig {
   const dims = { dIn, dSae: condition.features, k: condition.k, seed };
   const overrides = {
@@ -111,6 +115,7 @@ export interface IdentityInputs {
   heldOutSha256: string | null;
 }
 
+/** The identity of one run of a sweep from the inputs that determine it. */
 export function runIdentityFor(spec: SweepSpec, condition: Condition, seed: number, inputs: IdentityInputs): RecordedIdentity {
   const identity: RunIdentity = {
     resultsVersion: RESULTS_VERSION,

@@ -58,6 +58,7 @@ export function slurmTime(seconds: number): string {
   return d > 0 ? `${d}-${hms}` : hms;
 }
 
+/** The Slurm job files of a sweep (cache job, training array, report, submit script, resolved spec). */
 export function slurmScripts(o: SlurmOptions): SlurmScripts {
   const cli = [o.node, ...o.nodeArgs, o.entry].map(shellQuote).join(" ");
   const spec = shellQuote(`${o.scriptsDir}/spec.json`);

@@ -48,10 +48,12 @@ export interface SweepSpec {
   evalTokens: number;
 }
 
+/** A condition's name, e.g. L6-n128-k8-topk (its directory in a sweep). */
 export function conditionId(c: Condition): string {
   return `L${c.layer}-n${c.features}-k${c.k}-${c.recipe}`;
 }
 
+/** The hook a sweep reads at a layer (its hook template with {layer} filled in). */
 export function hookFor(spec: SweepSpec, layer: number): string {
   return spec.hookTemplate.replace("{layer}", String(layer));
 }
@@ -70,16 +72,18 @@ export const DEFAULT_SPEC: SweepSpec = {
 };
 
 /** The grid's axes: given as flags or spec-file keys, they replace that axis of the conditions. */
-type Axis = "layers" | "features" | "k" | "recipes";
-type SettingKey = Exclude<keyof SweepSpec, "conditions"> | Axis;
+export type Axis = "layers" | "features" | "k" | "recipes";
+/** A sweep setting's spec-file key: a SweepSpec field (except the conditions themselves) or a grid axis. */
+export type SettingKey = Exclude<keyof SweepSpec, "conditions"> | Axis;
 
-interface Setting extends FlagSpec {
+/** One sweep setting: its rule (type and domain) and the SweepSpec key a spec file gives it by. */
+export interface SweepSetting extends FlagSpec {
   /** The spec-file key (and SweepSpec field, for non-axes). */
   key: SettingKey;
 }
 
 /** Every setting a sweep has: its flag (the record key), spec-file key, type and domain. */
-export const SWEEP_SETTINGS: Record<string, Setting> = {
+export const SWEEP_SETTINGS: Record<string, SweepSetting> = {
   name: { key: "name", type: "string", description: "sweep name (output goes to runs/<name>)", shownDefault: DEFAULT_SPEC.name },
   model: { key: "model", type: "string", choices: MODEL_NAMES, description: MODEL_HELP, shownDefault: DEFAULT_SPEC.model },
   weights: { key: "weights", type: "string", description: "directory with config.json and model.safetensors" },

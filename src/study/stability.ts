@@ -35,6 +35,7 @@ function readJson<T>(path: string): T {
   return JSON.parse(readFileSync(path, "utf8")) as T;
 }
 
+/** A finished run's decoder, metrics and feature analysis (its manifest verified first). */
 export function loadRun(dir: string): LoadedRun {
   const check = verifyManifest(dir);
   if (!check.ok) throw new Error(`${dir} is not a complete run: ${check.problem}; rerun the sweep to finish it`);
@@ -121,6 +122,7 @@ function qualitySummary(runs: RunSummary[], options: StabilityOptions): QualityS
   return { tokens: q[0]!.tokens, ceClean: q[0]!.ceClean, ceZeroAblation: q[0]!.ceZeroAblation, ...stats } as QualitySummary;
 }
 
+/** One condition's part of the report, from its loaded runs. */
 export function conditionReport(id: string, runs: LoadedRun[], options: StabilityOptions): ConditionReport {
   const c = runs[0]!.spec.condition;
   const dicts = runs.map((r) => r.dictionary);
@@ -156,6 +158,7 @@ export const METHOD_TEXT = [
   "95% intervals: percentile bootstrap over seeds — resample the seeds with replacement and recompute the statistic over the pairs among distinct resampled seeds — because pairs sharing a seed are not independent. All resampling uses fixed RNG streams, so the report is reproducible to the digit.",
 ].join("\n\n");
 
+/** The stability report of groups of run directories (one group per condition): every seed pair matched, with nulls, CIs and quality. */
 export function buildStabilityReport(groups: Map<string, string[]>, options: StabilityOptions, title: string, log: (s: string) => void = () => {}): StabilityReport {
   const conditions: ConditionReport[] = [];
   let model = "", corpus = "", random = false;

@@ -22,6 +22,7 @@ export interface RunStatus {
   detail: string;
 }
 
+/** Every run of a sweep (or of one shard): complete, failed, running, missing or made with other settings. */
 export function sweepStatus(spec: SweepSpec, outDir: string, shard?: { shard: Shard; dIn: number }): RunStatus[] {
   const runs = shard ? shardRuns(spec, shard.dIn, shard.shard) : allRuns(spec);
   return runs.map(({ condition, seed }) => {
@@ -53,6 +54,7 @@ export function sweepStatus(spec: SweepSpec, outDir: string, shard?: { shard: Sh
   });
 }
 
+/** Run statuses for the terminal: a count per state, then every run that is not complete. */
 export function formatStatus(statuses: RunStatus[]): string {
   const count = (s: StatusState) => statuses.filter((x) => x.state === s).length;
   const lines = statuses.filter((s) => s.state !== "complete").map((s) => `  ${s.state.padEnd(14)} ${s.run.padEnd(36)} ${s.detail}`);

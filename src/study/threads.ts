@@ -5,6 +5,7 @@ import { setThreads } from "../tensor/wasm/index.ts";
 
 let applied: number | null = null;
 
+/** Set the matmul thread count from a flag, else SAE_SEEDS_THREADS (unset: all cores); returns what was asked (0 = default). */
 export function applyThreads(flag: number | undefined): number {
   const fromEnv = process.env.SAE_SEEDS_THREADS;
   const n = flag ?? (fromEnv !== undefined ? Number(fromEnv) : undefined);

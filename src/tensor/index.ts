@@ -1,4 +1,7 @@
-/** Public API of the tensor engine. */
+/**
+ * Public API of the tensor engine.
+ * @module sae-seeds/tensor
+ */
 export * from "./tensor.ts";
 export * from "./shape.ts";
 export * from "./ops.ts";

@@ -176,6 +176,7 @@ export function setMatmulKernel(name: string, kernel: MatmulKernel): void {
   defaultKernelName = name;
 }
 
+/** The name of the matmul kernel in use (what receipts record). */
 export function matmulKernelName(): string {
   return defaultKernelName;
 }

@@ -21,4 +21,5 @@ export interface MatmulArgs {
   accumulate?: boolean;
 }
 
+/** A matmul implementation: C (+)= op(A)·op(B) over the given arrays. */
 export type MatmulKernel = (args: MatmulArgs) => void;

@@ -120,14 +120,17 @@ function asTensor(x: Tensor | number): Tensor {
 
 // ---------------------------------------------------------------- elementwise binary
 
+/** a + b, broadcasting. */
 export function add(a: Tensor, b: Tensor | number): Tensor {
   return binary(a, asTensor(b), "add", (x, y) => x + y, (g) => [g, g]);
 }
 
+/** a − b, broadcasting. */
 export function sub(a: Tensor, b: Tensor | number): Tensor {
   return binary(a, asTensor(b), "sub", (x, y) => x - y, (g) => [g, negate(g)]);
 }
 
+/** a · b elementwise, broadcasting. */
 export function mul(a: Tensor, b: Tensor | number): Tensor {
   const bt = asTensor(b);
   return binary(a, bt, "mul", (x, y) => x * y, (g, shape) => {
@@ -143,6 +146,7 @@ export function mul(a: Tensor, b: Tensor | number): Tensor {
   });
 }
 
+/** a / b, broadcasting. */
 export function div(a: Tensor, b: Tensor | number): Tensor {
   const bt = asTensor(b);
   return binary(a, bt, "div", (x, y) => x / y, (g, shape) => {
@@ -179,11 +183,17 @@ function unary(x: Tensor, op: string, f: (v: number) => number, dfdx: (x: number
   });
 }
 
+/** −x elementwise. */
 export const neg = (x: Tensor): Tensor => unary(x, "neg", (v) => -v, () => -1);
+/** eˣ elementwise. */
 export const exp = (x: Tensor): Tensor => unary(x, "exp", Math.exp, (_x, y) => y);
+/** Natural logarithm elementwise. */
 export const log = (x: Tensor): Tensor => unary(x, "log", Math.log, (v) => 1 / v);
+/** √x elementwise. */
 export const sqrt = (x: Tensor): Tensor => unary(x, "sqrt", Math.sqrt, (_x, y) => 0.5 / y);
+/** tanh elementwise. */
 export const tanh = (x: Tensor): Tensor => unary(x, "tanh", Math.tanh, (_x, y) => 1 - y * y);
+/** x² elementwise. */
 export const square = (x: Tensor): Tensor => unary(x, "square", (v) => v * v, (v) => 2 * v);
 /** ReLU; the derivative at exactly 0 is taken as 0, as in PyTorch. */
 export const relu = (x: Tensor): Tensor => unary(x, "relu", (v) => (v > 0 ? v : 0), (v) => (v > 0 ? 1 : 0));
@@ -196,6 +206,7 @@ function geluGradScalar(v: number): number {
   const dInner = GELU_C * (1 + 3 * 0.044715 * v * v);
   return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * dInner;
 }
+/** GELU (GPT-2's tanh approximation) elementwise. */
 export const gelu = (x: Tensor): Tensor => unary(x, "gelu", geluScalar, geluGradScalar);
 
 // ---------------------------------------------------------------- reductions
@@ -238,6 +249,7 @@ export function sum(x: Tensor, axis?: number, keepDim = false): Tensor {
   });
 }
 
+/** The mean over one axis (or all elements), optionally keeping the axis. */
 export function mean(x: Tensor, axis?: number, keepDim = false): Tensor {
   const count = axis === undefined ? x.size : x.shape[normaliseAxis(axis, x.rank, "mean")]!;
   return mul(sum(x, axis, keepDim), 1 / count);
@@ -479,6 +491,7 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
 
 // ---------------------------------------------------------------- shape ops
 
+/** The same elements in another shape of the same size (one dimension may be −1). */
 export function reshape(x: Tensor, shape: Shape): Tensor {
   const resolved = [...shape];
   const inferIndex = resolved.indexOf(-1);

@@ -92,6 +92,7 @@ export function detLog(x: number): number {
   return LOG_TABLE[j]! + lnR + e * LN2;
 }
 
+/** A seeded random number generator (xoshiro128**, seeded through SplitMix64); named streams are independent. */
 export class Rng {
   private s0: number;
   private s1: number;

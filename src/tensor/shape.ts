@@ -2,20 +2,24 @@
 
 export type Shape = readonly number[];
 
+/** An op given shapes it cannot combine (the message names the op and the shapes). */
 export class ShapeError extends Error {
   override name = "ShapeError";
 }
 
+/** A shape as text, e.g. [2, 3]. */
 export function formatShape(shape: Shape): string {
   return `[${shape.join(", ")}]`;
 }
 
+/** The number of elements of a shape. */
 export function sizeOf(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;
   return n;
 }
 
+/** Throw a ShapeError naming the op unless every dimension is a non-negative integer. */
 export function assertValidShape(shape: Shape, op: string): void {
   for (const d of shape) {
     if (!Number.isSafeInteger(d) || d < 0) throw new ShapeError(`${op}: invalid shape ${formatShape(shape)} (dimensions must be non-negative integers)`);
@@ -33,6 +37,7 @@ export function stridesOf(shape: Shape): number[] {
   return strides;
 }
 
+/** Whether two shapes are equal. */
 export function sameShape(a: Shape, b: Shape): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

@@ -32,6 +32,7 @@ export function noGrad<T>(fn: () => T): T {
   }
 }
 
+/** A float32 array with a shape, and (for autograd) the op that made it and its gradient. */
 export class Tensor {
   readonly data: Float32Array;
   readonly shape: readonly number[];
@@ -83,6 +84,7 @@ export class Tensor {
     return new Tensor(this.data, this.shape);
   }
 
+  /** A copy of the data (not of the graph). */
   clone(): Tensor {
     return new Tensor(this.data.slice(), this.shape, this.requiresGrad);
   }
@@ -93,14 +95,17 @@ export class Tensor {
     return this;
   }
 
+  /** Reset the accumulated gradient to zero. */
   zeroGrad(): void {
     if (this.grad) this.grad.data.fill(0);
   }
 
+  /** The elements as a plain array, in row-major order. */
   toArray(): number[] {
     return Array.from(this.data);
   }
 
+  /** Tensor([shape]), for messages. */
   toString(): string {
     return `Tensor(${formatShape(this.shape)})`;
   }
@@ -114,14 +119,17 @@ function allocate(shape: Shape, op: string): Float32Array {
   return new Float32Array(sizeOf(shape));
 }
 
+/** A tensor of zeros. */
 export function zeros(shape: Shape): Tensor {
   return new Tensor(allocate(shape, "zeros"), shape);
 }
 
+/** A tensor of ones. */
 export function ones(shape: Shape): Tensor {
   return full(shape, 1);
 }
 
+/** A tensor of this shape filled with `value`. */
 export function full(shape: Shape, value: number): Tensor {
   return new Tensor(allocate(shape, "full").fill(value), shape);
 }
@@ -154,12 +162,14 @@ export function arange(startOrStop: number, stop?: number, step = 1): Tensor {
   return new Tensor(data, [n]);
 }
 
+/** Normal samples with mean 0 and standard deviation `std`, from `rng`. */
 export function randn(shape: Shape, rng: Rng, std = 1): Tensor {
   const data = allocate(shape, "randn");
   rng.fillNormal(data, 0, std);
   return new Tensor(data, shape);
 }
 
+/** Uniform samples in [lo, hi), from `rng`. */
 export function uniform(shape: Shape, rng: Rng, lo = 0, hi = 1): Tensor {
   const data = allocate(shape, "uniform");
   rng.fillUniform(data, lo, hi);

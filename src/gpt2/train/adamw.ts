@@ -64,6 +64,7 @@ export function clipGradients(grads: Float32Array, norm: number, maxNorm: number
   return coef;
 }
 
+/** AdamW's two moment vectors and its step count, over one flat parameter vector. */
 export class AdamWState {
   readonly m: Float32Array;
   readonly v: Float32Array;

@@ -22,6 +22,7 @@ export interface NgramBaselines {
   targets: number;
 }
 
+/** Validation loss of an add-one unigram and an interpolated absolute-discounting bigram of the training tokens: what a language model must beat. */
 export function ngramBaselines(train: Int32Array, validation: Int32Array, vocab: number): NgramBaselines {
   const uni = new Float64Array(vocab);
   for (let i = 0; i < train.length; i++) uni[train[i]!]++;

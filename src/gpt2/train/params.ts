@@ -25,6 +25,7 @@ export interface ParamLayout {
   total: number;
 }
 
+/** Where every GPT-2 tensor sits in the flat parameter vector, and its shape. */
 export function paramLayout(config: GPT2Config): ParamLayout {
   let offset = 0;
   const tensors = expectedParameters(config).map(({ key, shape }) => {

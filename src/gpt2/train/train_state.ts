@@ -23,12 +23,15 @@ export interface TrainState {
 
 export interface TrainStateStore {
   readonly path: string;
+  /** Save the state (whole or not at all). */
   save(state: TrainState): void;
+  /** The saved state, or null when there is none. */
   load(): TrainState | null;
 }
 
 const META_KEY = "sae_seeds_lm_training_state";
 
+/** A train state store in one safetensors file at `path`. */
 export function fileTrainStateStore(path: string): TrainStateStore {
   return {
     path,

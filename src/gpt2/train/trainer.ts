@@ -22,6 +22,7 @@ import type { LMTrainSpec, TrainingRecord } from "./train_spec.ts";
 
 export type { LMTrainSpec, TrainingRecord } from "./train_spec.ts";
 
+/** A training loss or gradient that became NaN or infinite. */
 export class TrainingDivergedError extends Error {
   override name = "TrainingDivergedError";
 }
@@ -57,6 +58,7 @@ export class BatchSchedule {
     this.targets = new Int32Array(spec.batchSize * seq);
   }
 
+  /** The batch of `step` (a function of the seed and the step alone). */
   batch(step: number): TokenBatch {
     const { batchSize } = this.spec, seq = this.spec.model.nPositions;
     for (let b = 0; b < batchSize; b++) {
@@ -112,6 +114,7 @@ export interface TrainLMOptions {
   initParams?: Float32Array;
   /** Stop after this step (exclusive) even if spec.steps is larger: for tests of interrupted runs. */
   stopAfter?: number;
+  /** Called after every step with its loss, learning rate, gradient norm and any evaluation. */
   onStep?: (info: StepInfo) => void;
 }
 
@@ -123,6 +126,7 @@ export interface TrainLMResult {
   resumedFrom: number;
 }
 
+/** The flat parameter layout of the spec's model. */
 export function lmLayout(spec: LMTrainSpec): ParamLayout {
   return paramLayout(spec.model);
 }

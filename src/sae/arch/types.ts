@@ -66,6 +66,7 @@ export interface Architecture {
   readonly unitNormDecoder: boolean;
   /** The recipe's hyper-parameters (over COMMON_DEFAULTS). */
   defaults(dims: Dims): Partial<SAETrainConfig>;
+  /** The recipe's own config rules, beyond the shared ones (throws SAEConfigError). */
   validate?(c: SAETrainConfig): void;
   /** Fresh training parameters; `sample` holds already scaled inputs (for b_dec's initialisation). */
   init(c: SAETrainConfig, sample: Float32Array, sampleRows: number): SAEParams;

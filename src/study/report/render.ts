@@ -31,6 +31,7 @@ export interface TableRow {
   fvu: string;
 }
 
+/** The report's main table: one row per condition and matching mode, numbers formatted. */
 export function tableRows(report: StabilityReport): TableRow[] {
   const rows: TableRow[] = [];
   for (const c of report.conditions) {
@@ -135,6 +136,7 @@ function sharedLabel(report: StabilityReport): string {
   return report.sharedThreshold === null ? "" : ` (enc+dec > ${report.sharedThreshold})`;
 }
 
+/** The report as Markdown. */
 export function renderMarkdown(report: StabilityReport): string {
   const t = report.threshold;
   const lines = [
@@ -190,6 +192,7 @@ function examplesSection(c: ConditionReport): string {
   return `<h4>Example matched pairs (live-only matching, first seed pair)</h4><table class="examples"><tr><th>band</th><th>cosine</th><th>feature A: top contexts</th><th>feature B: top contexts</th></tr>${rows}</table>`;
 }
 
+/** The report as one self-contained HTML page (tables and inline SVG figures). */
 export function renderHtml(report: StabilityReport): string {
   const rows = tableRows(report).map((r) => `<tr><td>${esc(r.condition)}</td><td>${r.mode}</td><td>${r.median}</td><td>${r.medianCi}</td><td>${r.fraction}</td><td>${r.fractionCi}</td><td>${r.pwmcc}</td><td>${r.shared}</td><td>${r.sharedCi}</td><td>${r.nullMedian}</td><td>${r.pValue}</td><td>${r.dead}</td><td>${r.fvu}</td></tr>`).join("");
   const conditions = report.conditions.map((c) => `<section><h3>Layer ${c.layer} · ${c.features} features · k ${c.k} · ${esc(c.recipe)} <small>(${esc(c.hook)}, seeds ${c.seeds.join(", ")})</small></h3>
