@@ -95,24 +95,25 @@ describe("the study pipeline", () => {
 
   it("a real kill -9 of the CLI mid-sweep leaves nothing that looks complete, and a rerun finishes", async () => {
     const out = join(root, "killed");
-    const args = (epochs: string) => ["--import", "tsx", "src/cli/main.ts", "sweep", "--weights", weights, "--layers", "0", "--features", "24", "--k", "4", "--seeds", "1-2", "--max-tokens", "600", "--seq-len", "32", "--epochs", epochs, "--batch-size", "64", "--eval-tokens", "0", "--out", out, "--cache", cacheDir, "--quiet"];
+    const args = (epochs: string) => ["--import", "tsx", "src/cli/main.ts", "sweep", "--weights", weights, "--layers", "0", "--features", "24", "--k", "4", "--seeds", "1-2", "--max-tokens", "600", "--seq-len", "32", "--epochs", epochs, "--batch-size", "64", "--eval-tokens", "0", "--out", out, "--cache", cacheDir, "--quiet", "--processes", "2"];
     const runDir = join(out, "L0-n24-k4-topk", "seed-1");
     const child = spawn(process.execPath, args("100000"), { stdio: "ignore" });
     const exited = new Promise<string | null>((ok) => child.on("exit", (_code, signal) => ok(signal)));
+    // The sweep's training workers: the study layer's worker module, forked by the CLI's sweep.
+    const workersOf = () => readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
+      try {
+        return readFileSync(join("/proc", p, "cmdline"), "utf8").includes(join("src", "study", "sweep_worker.ts"));
+      } catch {
+        return false;
+      }
+    });
     for (let i = 0; i < 300 && !existsSync(join(runDir, "training-state.safetensors")) && child.exitCode === null; i++) await new Promise((ok) => setTimeout(ok, 100));
+    expect(workersOf().length).toBeGreaterThan(0); // training in worker processes when the parent is killed
     child.kill("SIGKILL");
     expect(await exited).toBe("SIGKILL");
     expect(existsSync(runDir)).toBe(true); // it was mid-run…
     expect(existsSync(join(runDir, "manifest.json"))).toBe(false); // …and nothing claims to be complete
     // Its training workers notice the parent is gone and stop too (no orphan keeps training for 100000 epochs).
-    const workersOf = () => readdirSync("/proc").filter((p) => /^\d+$/.test(p)).filter((p) => {
-      try {
-        const cmd = readFileSync(join("/proc", p, "cmdline"), "utf8");
-        return cmd.includes("_sweep-worker") && cmd.includes("src/cli/main.ts");
-      } catch {
-        return false;
-      }
-    });
     for (let i = 0; i < 50 && workersOf().length > 0; i++) await new Promise((ok) => setTimeout(ok, 100));
     expect(workersOf()).toEqual([]);
     const finished = spawnSync(process.execPath, args("2"), { encoding: "utf8", timeout: 120_000 });
@@ -152,6 +153,19 @@ describe("the study pipeline", () => {
         const quality = (dir: string) => JSON.parse(readFileSync(join(dir, condition, `seed-${seed}`, "metrics.json"), "utf8")).quality;
         expect(quality(out)).toEqual(quality(join(root, "sweep")));
       }
+    }
+  });
+
+  it("a library sweep (runSweep from a script, no worker entry given) trains in worker processes, bit-identical", async () => {
+    // This test runner loads the sources without tsx's flags: the study layer's worker module gets tsx's loader added.
+    const out = join(root, "library-processes");
+    const lines: string[] = [];
+    const result = await runSweep({ ...spec("sweep"), conditions: gridConditions([1], [24], [4], ["topk"]), seeds: [1, 2] }, { outDir: out, cacheDir, threads: 2, processes: 2, quiet: true, log: (l) => lines.push(l) });
+    expect(result.trained).toBe(2);
+    expect(lines.join("\n")).toMatch(/training up to 2 runs in 2 processes/);
+    for (const seed of [1, 2]) {
+      const file = join("L1-n24-k4-topk", `seed-${seed}`, "sae", "sae_weights.safetensors");
+      expect(sha(join(out, file)), file).toBe(sha(join(root, "processes", file)));
     }
   });
 

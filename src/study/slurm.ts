@@ -86,7 +86,7 @@ export function slurmScripts(o: SlurmOptions): SlurmScripts {
 exec ${cli} sweep ${common} --cache-only --threads ${o.cpusPerTask} --quiet
 `,
     "train.sbatch": `${header("train", o.cpusPerTask, o.memoryMiB.train, o.time.train, [`#SBATCH --array=0-${o.tasks - 1}%${o.maxParallel}`])}
-# Task i trains shard i of ${o.tasks} (${runs} runs in all, balanced by cost; see src/cli/study/shards.ts). A run's
+# Task i trains shard i of ${o.tasks} (${runs} runs in all, balanced by cost; see src/study/shards.ts). A run's
 # result does not depend on the task, node or process that trains it. Resubmit one task with: sbatch --array=i train.sbatch
 exec ${cli} sweep ${common} --shard auto/${o.tasks} --processes ${o.processesPerTask} --threads ${o.cpusPerTask} --quiet
 `,
