@@ -33,7 +33,9 @@ export interface WorkerEntry {
 export function sweepWorkerEntry(): WorkerEntry {
   const here = fileURLToPath(import.meta.url);
   const script = join(dirname(here), `sweep_worker${extname(here)}`);
-  if (!script.endsWith(".ts") || process.execArgv.some((a) => /tsx/.test(a))) return { script, execArgv: process.execArgv };
+  // tsx's flags name it as a package ("--import tsx", "--import=tsx/esm") or by its files (".../tsx/dist/loader.mjs").
+  const loadsTsx = process.execArgv.some((a) => /(^|[=\\/])tsx([\\/]|$)/.test(a));
+  if (!script.endsWith(".ts") || loadsTsx) return { script, execArgv: process.execArgv };
   let loader: string;
   try {
     loader = createRequire(import.meta.url).resolve("tsx");
