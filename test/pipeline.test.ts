@@ -8,7 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSy
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { randomGPT2Weights } from "../src/gpt2/random_model.ts";
 import { writeCheckpoint } from "../src/gpt2/checkpoint_writer.ts";
 import { runSweep } from "../src/study/pipeline.ts";
@@ -18,6 +18,7 @@ import { gridConditions, type SweepSpec } from "../src/study/spec.ts";
 import { verifyManifest } from "../src/study/receipts.ts";
 import { setThreads } from "../src/tensor/wasm/index.ts";
 import { main } from "../src/cli/main.ts";
+import { runCliAsync } from "./helpers/cli.ts";
 
 const root = mkdtempSync(join(tmpdir(), "pipeline-"));
 const weights = join(root, "tiny-gpt2");
@@ -116,7 +117,7 @@ describe("the study pipeline", () => {
     // Its training workers notice the parent is gone and stop too (no orphan keeps training for 100000 epochs).
     for (let i = 0; i < 50 && workersOf().length > 0; i++) await new Promise((ok) => setTimeout(ok, 100));
     expect(workersOf()).toEqual([]);
-    const finished = spawnSync(process.execPath, args("2"), { encoding: "utf8", timeout: 120_000 });
+    const finished = await runCliAsync(args("2").slice(3)); // async: a test worker blocked in spawnSync misses vitest's heartbeats
     expect(finished.status, finished.stderr).toBe(0);
     expect(verifyManifest(runDir).ok).toBe(true);
     expect(existsSync(join(runDir, "training-state.safetensors"))).toBe(false);
@@ -136,13 +137,13 @@ describe("the study pipeline", () => {
     expect(hashes[0]!.split(",")[0]).not.toBe(sha(other));
   });
 
-  it("runs trained in two worker processes are bit-identical to runs trained in this process", () => {
+  it("runs trained in two worker processes are bit-identical to runs trained in this process", async () => {
     const out = join(root, "processes");
-    const cli = spawnSync(process.execPath, [
-      "--import", "tsx", "src/cli/main.ts", "sweep", "--weights", weights, "--layers", "0,1", "--features", "24", "--k", "4", "--seeds", "1-3",
+    const cli = await runCliAsync([
+      "sweep", "--weights", weights, "--layers", "0,1", "--features", "24", "--k", "4", "--seeds", "1-3",
       "--max-tokens", "600", "--seq-len", "32", "--epochs", "3", "--batch-size", "64", "--lr", "0.001", "--eval-tokens", "128", "--out", out, "--cache", cacheDir,
       "--processes", "2", "--threads", "2", "--quiet",
-    ], { encoding: "utf8", timeout: 120_000 });
+    ]);
     expect(cli.status, cli.stderr).toBe(0);
     expect(cli.stderr).toMatch(/training up to 6 runs in 2 processes/);
     for (const condition of ["L0-n24-k4-topk", "L1-n24-k4-topk"]) {

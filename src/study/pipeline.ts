@@ -333,6 +333,9 @@ export async function runSweep(spec: SweepSpec, options: PipelineOptions): Promi
         claim.release();
       }
       progress.done();
+      // Training a run is one synchronous loop: let the caller's event loop breathe between runs (its timers, IPC,
+      // signal handlers), so a script's long in-process sweep does not starve everything else in it.
+      await new Promise<void>((ok) => setImmediate(ok));
     }
   }
   Object.assign(result, { trained: queue.trained, skipped: queue.skipped, trainedElsewhere: queue.trainedElsewhere });
