@@ -337,7 +337,7 @@ export function openTorchCheckpoint(path: string): TorchCheckpoint {
  * backup) before the generic refusal.
  */
 export function readTorchStateDict(path: string, describeOther?: (root: PickleValue) => string | null): { tensors: Map<string, TorchTensor>; close(): void } {
-  const ckpt = openTorchCheckpoint(path);
+  const ckpt: TorchCheckpoint = openTorchCheckpoint(path);
   try {
     const root = ckpt.root;
     const special = describeOther?.(root);
