@@ -70,6 +70,22 @@ export interface PairMatch {
   degenerateB: number[];
   /** Number of features that took part on each side. */
   liveCounts: [number, number];
+  /**
+   * One-to-one modes: the features that took part but got no partner — all on the larger side, n_larger − n_smaller
+   * of them, empty when the sides are equal (dictionaries of different widths, or different live counts).
+   */
+  unmatched?: UnmatchedSide;
+}
+
+/** The features a rectangular matching left without a partner, and how close each came to the other side. */
+export interface UnmatchedSide {
+  /** Which dictionary they belong to (null when every feature was matched). */
+  side: "A" | "B" | null;
+  /** Their original feature ids, ascending. */
+  ids: Int32Array;
+  /** Each one's best similarity to any participating feature of the other side (no one-to-one constraint). */
+  bestValues: Float64Array;
+  summary: MatchSummary;
 }
 
 function allIndices(n: number): Int32Array {
@@ -124,7 +140,27 @@ function hungarian(sim: SimilarityMatrix, rowsA: Int32Array, rowsB: Int32Array, 
     best: topPairs(indexA, indexB, values, options.topN ?? 10),
     degenerateA: sim.degenerateA.map((i) => rowsA[i]!), degenerateB: sim.degenerateB.map((j) => rowsB[j]!),
     liveCounts: [rowsA.length, rowsB.length],
+    unmatched: unmatchedSide(sim, rowsA, rowsB, result.rowIndices, result.colIndices, options),
   };
+}
+
+/** The larger side's features without a partner, with their best similarity to the other side. */
+function unmatchedSide(sim: SimilarityMatrix, rowsA: Int32Array, rowsB: Int32Array, matchedRows: Int32Array, matchedCols: Int32Array, options: AlignOptions): UnmatchedSide {
+  const { matrix, nA, nB } = sim;
+  const side = nA > nB ? "A" : nB > nA ? "B" : null;
+  const taken = new Uint8Array(side === "A" ? nA : nB);
+  for (const i of side === "A" ? matchedRows : matchedCols) taken[i] = 1;
+  const local: number[] = [];
+  if (side) for (let i = 0; i < taken.length; i++) if (!taken[i]) local.push(i);
+  const bestValues = new Float64Array(local.length);
+  local.forEach((i, t) => {
+    let best = -Infinity;
+    if (side === "A") for (let j = 0; j < nB; j++) best = Math.max(best, matrix[i * nB + j]!);
+    else for (let r = 0; r < nA; r++) best = Math.max(best, matrix[r * nB + i]!);
+    bestValues[t] = best === -Infinity ? NaN : best;
+  });
+  const ids = Int32Array.from(local, (i) => (side === "A" ? rowsA[i]! : rowsB[i]!));
+  return { side, ids, bestValues, summary: summarise(bestValues, options.threshold) };
 }
 
 /** Best partner of every row and of every column (first index on ties). */
