@@ -71,6 +71,20 @@ export interface CacheManifest {
   /** sha256 over the tokens file's and every chunk's sha256, in order: what a run's receipt records. */
   contentSha256: string;
   seconds: number;
+  /** Present when the rows were imported from files computed elsewhere (./import_acts.ts), not computed here. */
+  imported?: ImportedActivations;
+}
+
+/** Where imported activations came from, and the rows held out for quality metrics. */
+export interface ImportedActivations {
+  /** Each source file: path as given, size, sha256, layout (dtype, order), shape, rows. */
+  sources: { file: string; bytes: number; sha256: string; format: string; layout: string; shape: number[]; rows: number }[];
+  /** The user's description: which model and hook produced them, on which tokens. */
+  description: { model: string; hook: string; tokens: string };
+  /** The last rows of the source, kept out of training for explained variance / FVU (chunks like `chunks`). */
+  heldOut: { rows: number; chunks: CacheManifest["chunks"] };
+  /** CE-loss and KL scores need the model's forward pass, which an import does not have: always unavailable. */
+  ceLossScore: "unavailable";
 }
 
 /** An activation cache on disk whose files do not match its manifest (sizes or hashes): rebuild it. */
@@ -93,7 +107,7 @@ function integrityError(dir: string, file: string): CacheIntegrityError {
 }
 
 /** One hook's rows of one chunk, checked against the hash of that tensor's bytes. */
-function readChunkTensor(dir: string, chunk: CacheManifest["chunks"][number], hook: string): Float32Array {
+export function readChunkTensor(dir: string, chunk: CacheManifest["chunks"][number], hook: string): Float32Array {
   const path = join(dir, chunk.file);
   if (!existsSync(path)) throw new CacheIntegrityError(`activation cache ${dir} is missing ${chunk.file}; delete ${dir} and rerun to rebuild it`);
   let data: Float32Array;
@@ -182,7 +196,7 @@ export function loadActivationCache(dir: string): ActivationCache {
 }
 
 /** Is `dir` a finished cache for `key` (a manifest of this version naming this key)? */
-function finished(dir: string, key: string): CacheManifest | null {
+export function finished(dir: string, key: string): CacheManifest | null {
   const m = readManifest(dir);
   return m && m.key === key && m.version === CACHE_VERSION ? m : null;
 }
@@ -191,7 +205,7 @@ function finished(dir: string, key: string): CacheManifest | null {
  * Wait until this process holds `<dir>.lock` or the cache is finished by another (returned as the manifest). The
  * waiting is synchronous: the whole pipeline is, and there is nothing else to do until the cache exists.
  */
-function lockOrFinished(dir: string, key: string, log?: (line: string) => void): { claim: Claim } | { manifest: CacheManifest } {
+export function lockOrFinished(dir: string, key: string, log?: (line: string) => void): { claim: Claim } | { manifest: CacheManifest } {
   let said = false;
   for (;;) {
     const done = finished(dir, key);

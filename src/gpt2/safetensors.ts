@@ -205,6 +205,27 @@ export class SafetensorsFile {
     return { dtype: t.dtype, shape: [...t.shape], data: viewAs(t.dtype, bytes, count) };
   }
 
+  /**
+   * Rows [first, first + count) of a floating-point tensor [rows, …] as Float32, reading only their bytes (so a
+   * tensor larger than memory can be streamed).
+   */
+  readRowsFloat32(name: string, first: number, count: number): Float32Array {
+    const t = this.info(name);
+    const rows = t.shape[0] ?? 1;
+    const rowElements = t.shape.length === 0 ? 1 : t.shape.slice(1).reduce((a, b) => a * b, 1);
+    if (!(first >= 0 && count >= 0 && first + count <= rows)) throw new SafetensorsError(`${this.label}: rows ${first}..${first + count} of tensor "${name}" asked for, but it has ${rows}`);
+    const width = DTYPE_BYTES[t.dtype];
+    const bytes = this.readBytes(t.begin + first * rowElements * width, count * rowElements * width);
+    const data = viewAs(t.dtype, bytes, count * rowElements);
+    switch (t.dtype) {
+      case "F32": return data as Float32Array;
+      case "F16": return decodeF16(data as Uint16Array);
+      case "BF16": return decodeBf16(data as Uint16Array);
+      case "F64": return Float32Array.from(data as Float64Array);
+      default: throw new SafetensorsError(`${this.label}: tensor "${name}" has dtype ${t.dtype}, expected a floating-point type`);
+    }
+  }
+
   /** A floating-point tensor as Float32 (F16 and BF16 upcast exactly; F64 rounded). */
   readFloat32(name: string): Float32Array {
     const { dtype, data } = this.readTensor(name);
