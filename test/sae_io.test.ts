@@ -56,7 +56,7 @@ describe("SAE files", () => {
     expect(back.format).toBe("seed-platform");
     expect(back.sae.recipe).toBe("seed-report");
     for (const key of ["wEnc", "bEnc", "wDec", "bDec"] as const) expect(Array.from(back.sae.params[key])).toEqual(Array.from(sae.params[key]));
-    expect(() => loadSAE(mkdtempSync(join(tmpdir(), "empty-")))).toThrow(/no sae_weights.safetensors/);
+    expect(() => loadSAE(mkdtempSync(join(tmpdir(), "empty-")))).toThrow(/no SAE files found/);
   });
 
   it("a file checkpoint resumes to the same weights as an uninterrupted run", () => {

@@ -7,7 +7,7 @@
  */
 import { createHash } from "node:crypto";
 import { createWriteStream, existsSync, mkdirSync, rmSync, renameSync, statSync } from "node:fs";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { downloadFile, fileDownloadInfo } from "@huggingface/hub";
 import { sha256File } from "./weights_location.ts";
 
@@ -24,6 +24,10 @@ export interface DownloadOptions {
   dir: string;
   /** Point at another hub (tests use a server on 127.0.0.1). */
   hubUrl?: string;
+  /** Branch, tag or commit (default main). */
+  revision?: string;
+  /** What to tell the user when the hub cannot be reached (default: the GPT-2 alternatives). */
+  unreachableHint?: string;
   /** Called as each file downloads, with bytes done and the file's size. */
   onProgress?: (file: string, bytesDone: number, bytesTotal: number) => void;
 }
@@ -44,13 +48,15 @@ export function expectedSha256(etag: string): string | null {
   return /^[0-9a-f]{64}$/.test(clean) ? clean : null;
 }
 
-async function downloadOne(repo: string, file: string, options: DownloadOptions): Promise<DownloadedFile> {
+/** Download one file of a repository into options.dir (its path inside the repository kept), verified. */
+export async function downloadOne(repo: string, file: string, options: DownloadOptions): Promise<DownloadedFile> {
   const hubUrl = options.hubUrl ?? DEFAULT_HUB_URL;
+  const revision = options.revision;
   let info;
   try {
-    info = await fileDownloadInfo({ repo, path: file, hubUrl });
+    info = await fileDownloadInfo({ repo, path: file, hubUrl, ...(revision ? { revision } : {}) });
   } catch (e) {
-    throw new DownloadError(`cannot reach ${hubUrl} for ${repo}/${file} (${(e as Error).message}); download elsewhere and pass --weights DIR, or use --model random`);
+    throw new DownloadError(`cannot reach ${hubUrl} for ${repo}/${file} (${(e as Error).message}); ${options.unreachableHint ?? "download elsewhere and pass --weights DIR, or use --model random"}`);
   }
   if (!info) throw new DownloadError(`${repo} has no ${file} on ${hubUrl}`);
   const expected = expectedSha256(info.etag);
@@ -59,8 +65,9 @@ async function downloadOne(repo: string, file: string, options: DownloadOptions)
     const have = await sha256File(target);
     if (!expected || have === expected) return { file, bytes: info.size, sha256: have, downloaded: false, verifiedHash: expected !== null };
   }
-  const blob = await downloadFile({ repo, path: file, hubUrl, downloadInfo: info, xet: false });
+  const blob = await downloadFile({ repo, path: file, hubUrl, downloadInfo: info, xet: false, ...(revision ? { revision } : {}) });
   if (!blob) throw new DownloadError(`${repo} has no ${file} on ${hubUrl}`);
+  mkdirSync(dirname(target), { recursive: true });
   const tmp = `${target}.tmp-${process.pid}`;
   const hash = createHash("sha256");
   let done = 0;
