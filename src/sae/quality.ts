@@ -178,15 +178,22 @@ function klAt(clean: Pick<HookBaseline, "cleanProbs" | "cleanNegEntropy">, i: nu
   return clean.cleanNegEntropy[i]! - cross;
 }
 
-/** Every metric of one SAE on a hook's baseline. */
-export function saeQuality(sae: SAE, weights: GPT2Weights, base: HookBaseline): QualityMetrics {
-  const d = weights.config.nEmbd, vocab = weights.config.vocabSize;
-  if (sae.params.dIn !== d) throw new Error(`quality metrics: the SAE reads d_in ${sae.params.dIn}, the model's residual has ${d}`);
-  const T = base.realRows.length;
-  const x = new Float32Array(T * d);
-  base.realRows.forEach((p, t) => x.set(base.activations.subarray(p * d, (p + 1) * d), t * d));
+/** The metrics that need only activations (no model): what imported activations can be scored by. */
+export interface ReconstructionMetrics {
+  tokens: number;
+  explainedVariance: number;
+  fvu: number;
+  l0: number;
+  deadFraction: number;
+  denseAbove1Percent: number;
+  denseAbove10Percent: number;
+}
+
+/** Reconstruction and sparsity metrics of an SAE on rows x [T, d_in] (float64 sums); also returns x̂. */
+export function reconstructionMetrics(sae: SAE, x: Float32Array, T: number): { metrics: ReconstructionMetrics; xHat: Float32Array } {
+  const d = sae.params.dIn;
+  if (x.length !== T * d) throw new Error(`quality metrics: ${x.length} values are not ${T} rows of d_in ${d}`);
   const xHat = reconstruct(sae, x, T);
-  // Reconstruction quality (float64 sums).
   let resid = 0, sumSq = 0;
   const mean = new Float64Array(d);
   for (let i = 0; i < T * d; i++) {
@@ -216,6 +223,26 @@ export function saeQuality(sae: SAE, weights: GPT2Weights, base: HookBaseline): 
     if (f > 0.01 * T) dense1++;
     if (f > 0.1 * T) dense10++;
   }
+  const nLat = sae.params.dSae;
+  return {
+    xHat,
+    metrics: {
+      tokens: T,
+      explainedVariance: 1 - (resid / T) / (meanSumSq - meanSqPerDim ** 2),
+      fvu: centred > 0 ? resid / centred : 0,
+      l0: active / T, deadFraction: dead / nLat, denseAbove1Percent: dense1 / nLat, denseAbove10Percent: dense10 / nLat,
+    },
+  };
+}
+
+/** Every metric of one SAE on a hook's baseline. */
+export function saeQuality(sae: SAE, weights: GPT2Weights, base: HookBaseline): QualityMetrics {
+  const d = weights.config.nEmbd, vocab = weights.config.vocabSize;
+  if (sae.params.dIn !== d) throw new Error(`quality metrics: the SAE reads d_in ${sae.params.dIn}, the model's residual has ${d}`);
+  const T = base.realRows.length;
+  const x = new Float32Array(T * d);
+  base.realRows.forEach((p, t) => x.set(base.activations.subarray(p * d, (p + 1) * d), t * d));
+  const { metrics, xHat } = reconstructionMetrics(sae, x, T);
   // Downstream: the reconstruction spliced in at real tokens, the rest of the residual as it was.
   const spliced = base.activations.slice();
   base.realRows.forEach((p, t) => spliced.set(xHat.subarray(t * d, (t + 1) * d), p * d));
@@ -226,12 +253,11 @@ export function saeQuality(sae: SAE, weights: GPT2Weights, base: HookBaseline): 
   });
   const n = base.predictRows.length;
   const ceWithSae = ce / n, klWithSae = kl / n;
-  const nLat = sae.params.dSae;
+  const m = metrics;
   return {
-    tokens: T, predictions: n,
-    explainedVariance: 1 - (resid / T) / (meanSumSq - meanSqPerDim ** 2),
-    fvu: centred > 0 ? resid / centred : 0,
-    l0: active / T, deadFraction: dead / nLat, denseAbove1Percent: dense1 / nLat, denseAbove10Percent: dense10 / nLat,
+    // The key order metrics.json has always had.
+    tokens: m.tokens, predictions: n, explainedVariance: m.explainedVariance, fvu: m.fvu, l0: m.l0, deadFraction: m.deadFraction,
+    denseAbove1Percent: m.denseAbove1Percent, denseAbove10Percent: m.denseAbove10Percent,
     ceClean: base.ceClean, ceWithSae, ceZeroAblation: base.ceZero,
     ceLossScore: (base.ceZero - ceWithSae) / (base.ceZero - base.ceClean),
     klWithSae, klZeroAblation: base.klZero, klScore: (base.klZero - klWithSae) / base.klZero,
