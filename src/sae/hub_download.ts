@@ -14,6 +14,8 @@ import { listFiles } from "@huggingface/hub";
 import { mkdirSync } from "node:fs";
 import { join, posix } from "node:path";
 import { DEFAULT_HUB_URL, DownloadError, downloadOne, type DownloadedFile } from "../gpt2/hub.ts";
+import { writeJsonAtomic } from "../data/json_files.ts";
+import { RELEASE_FILE, releaseRecord, resolveRelease } from "./saelens_releases.ts";
 
 /** File names that make up an SAE in the layouts sae-seeds reads (weights first: they define a folder). */
 const WEIGHT_FILES = ["sae.safetensors", "sae_weights.safetensors", "ae.pt"];
@@ -105,3 +107,25 @@ export async function downloadSAERepo(options: SAEDownloadOptions): Promise<SAED
   return { files: downloaded, saeDirs: chosen.map((f) => (f === "." ? options.dir : join(options.dir, f))) };
 }
 
+
+export interface ReleaseDownloadOptions extends Omit<SAEDownloadOptions, "repo" | "hookpoint" | "all"> {
+  /** The parsed release table (pretrained_saes.yaml) and where it came from (for messages). */
+  table: unknown;
+  tableSource: string;
+  release: string;
+  saeId: string;
+}
+
+/**
+ * Download one SAE of a SAELens release (the table says which repository and folder) into options.dir, and record
+ * the table's entry beside it (saelens_release.json: config_overrides and norm_scaling_factor, which the SAELens
+ * reader applies as SAE.from_pretrained does).
+ */
+export async function downloadSAELensRelease(options: ReleaseDownloadOptions): Promise<SAEDownload & { repoId: string; path: string }> {
+  const entry = resolveRelease(options.table, options.release, options.saeId, options.tableSource);
+  const got = await downloadSAERepo({ ...options, repo: entry.repoId, hookpoint: entry.path });
+  const exact = got.saeDirs.filter((d) => d === join(options.dir, entry.path));
+  if (exact.length !== 1) throw new DownloadError(`${entry.repoId}: the release table's path "${entry.path}" is not one SAE folder (found ${got.saeDirs.length} under it)`);
+  writeJsonAtomic(join(exact[0]!, RELEASE_FILE), releaseRecord(entry, options.revision ?? null));
+  return { ...got, saeDirs: exact, repoId: entry.repoId, path: entry.path };
+}

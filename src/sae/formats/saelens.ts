@@ -25,6 +25,7 @@ import { ARCHITECTURES, architectureForSAELens } from "../arch/registry.ts";
 import type { Architecture } from "../arch/types.ts";
 import { allocateParams } from "../params.ts";
 import type { RowNormalization, SAE } from "../sae.ts";
+import { checkReleaseRecord, RELEASE_FILE } from "../saelens_releases.ts";
 import { ACTIVATION_SCALER_FILE, CfgReader, checkDims, foldDecoderNorms, readJson, refuseUnusedTensors, resolveK, SAEFileError, transposeMatrix, type LoadedSAE, type LoadOptions } from "./common.ts";
 
 const NORMALIZATIONS = ["none", "constant_norm_rescale", "layer_norm", "expected_average_only_in"] as const;
@@ -64,7 +65,12 @@ function fieldFromEither(cfg: Record<string, unknown>, names: string[]): unknown
   return undefined;
 }
 
-export function loadSAELensFile(dir: string, weightsPath: string, cfg: Record<string, unknown>, options: LoadOptions): LoadedSAE {
+export function loadSAELensFile(dir: string, weightsPath: string, fileCfg: Record<string, unknown>, options: LoadOptions): LoadedSAE {
+  // A release downloaded with `download --saelens-release` carries the table's overrides and scaling factor beside
+  // the files, applied here as SAE.from_pretrained applies them.
+  const releasePath = join(dir, RELEASE_FILE);
+  const release = existsSync(releasePath) ? checkReleaseRecord(readJson(releasePath), dir) : null;
+  const cfg = release ? { ...fileCfg, ...release.config_overrides } : fileCfg;
   const reader: CfgReader = new CfgReader(cfg, dir);
   const name = saelensArchitecture(cfg, reader);
   const seeds = (cfg.sae_seeds ?? {}) as { recipe?: unknown; k?: unknown };
@@ -133,8 +139,8 @@ export function loadSAELensFile(dir: string, weightsPath: string, cfg: Record<st
     let rowNormalization: RowNormalization = "none";
     if (normalize === "expected_average_only_in") {
       const scalerPath = join(dir, ACTIVATION_SCALER_FILE);
-      const factor = existsSync(scalerPath) ? readJson(scalerPath).scaling_factor : undefined;
-      if (typeof factor !== "number" || !(factor > 0)) reader.fail("normalize_activations", `is expected_average_only_in but no scaling factor was found (SAELens keeps it in ${ACTIVATION_SCALER_FILE} beside the weights, or folds it with fold_activation_norm_scaling_factor)`);
+      const factor = release?.norm_scaling_factor ?? (existsSync(scalerPath) ? readJson(scalerPath).scaling_factor : undefined);
+      if (typeof factor !== "number" || !(factor > 0)) reader.fail("normalize_activations", `is expected_average_only_in but no scaling factor was found (SAELens keeps it in ${ACTIVATION_SCALER_FILE} beside the weights, or in its release table's norm_scaling_factor, or folds it with fold_activation_norm_scaling_factor)`);
       inputScale = factor as number;
     } else {
       rowNormalization = normalize;
