@@ -12,8 +12,9 @@ import { cacheCommand, trainCommand, matchCommand } from "./commands/train_match
 import { trainLmCommand } from "./commands/train_lm.ts";
 import { downloadCommand } from "./commands/download.ts";
 import { slurmCommand } from "./commands/slurm.ts";
+import { importActsCommand } from "./commands/import_acts.ts";
 
-const COMMANDS: Command[] = [replicateCommand, sweepCommand, planCommand, slurmCommand, stabilityCommand, cacheCommand, trainCommand, matchCommand, predictCommand, generateCommand, trainLmCommand, downloadCommand];
+const COMMANDS: Command[] = [replicateCommand, sweepCommand, planCommand, slurmCommand, stabilityCommand, cacheCommand, trainCommand, matchCommand, predictCommand, generateCommand, trainLmCommand, downloadCommand, importActsCommand];
 
 function overview(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
