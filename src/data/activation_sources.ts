@@ -17,6 +17,7 @@ import { basename, join } from "node:path";
 import { openNpy, type NpyFile } from "./npy.ts";
 import { openSafetensors, type SafetensorsFile } from "../gpt2/safetensors.ts";
 
+/** Activations that cannot be read as rows (missing, mixed shards, wrong dtype or shape): the message names the file. */
 export class ActivationSourceError extends Error {
   override name = "ActivationSourceError";
 }

@@ -26,6 +26,7 @@ import { writeSafetensors } from "../gpt2/safetensors.ts";
 import { writeJsonAtomic } from "./json_files.ts";
 import { chunkedRows, type RowSource } from "./rows.ts";
 
+/** The share of an import's rows kept out of training for quality metrics when --held-out-rows is not given. */
 export const DEFAULT_HELD_OUT_FRACTION = 0.1;
 /** Chunk files of about this many bytes (bounded memory while importing and an even spread for reading). */
 const CHUNK_BYTES = 64 << 20;
@@ -46,6 +47,7 @@ export interface ImportRequest {
   log?: (line: string) => void;
 }
 
+/** An import refused: bad rows, a missing description, or an impossible held-out count (one line naming the fix). */
 export class ImportError extends Error {
   override name = "ImportError";
 }

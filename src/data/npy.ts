@@ -18,12 +18,15 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { decodeF16 } from "../tensor/half.ts";
 
+/** A .npy file that is not an activation array np.save wrote (the message names the file and the problem). */
 export class NpyError extends Error {
   override name = "NpyError";
 }
 
+/** The element types read: float16, float32, float64. */
 export type NpyDType = "f2" | "f4" | "f8";
 
+/** What a .npy header says. */
 export interface NpyHeader {
   version: string;
   dtype: NpyDType;
@@ -90,6 +93,7 @@ function parseHeaderDict(text: string, fail: (p: string) => never): Record<strin
   return out;
 }
 
+/** An open .npy file: its header, and rows read on demand. */
 export class NpyFile {
   readonly header: NpyHeader;
   /** Rows (the product of every axis but the last) and the row length (the last axis). */
@@ -180,6 +184,7 @@ export class NpyFile {
   }
 }
 
+/** Open a .npy file and check its header against its size (the data is read only when asked for). */
 export function openNpy(path: string): NpyFile {
   let fd: number;
   try {

@@ -1,5 +1,6 @@
 /**
- * Public API of the GPT-2 module: config, safetensors I/O, weights, the forward pass with hooks, tokenizer, hub.
+ * Public API of the GPT-2 module: config, safetensors I/O, PyTorch checkpoints (read without running code),
+ * weights, the forward pass with hooks, tokenizer, hub.
  * @module sae-seeds/gpt2
  */
 export * from "./config.ts";
@@ -13,4 +14,6 @@ export * from "./hooks.ts";
 export * from "./model.ts";
 export * from "./tokenizer.ts";
 export * from "./hub.ts";
+export * from "./torch_zip.ts";
+export * from "./torch_pickle.ts";
 export * from "./train/index.ts";

@@ -26,6 +26,7 @@ export class PickleError extends Error {
   override name = "PickleError";
 }
 
+/** The element types of torch storages, by their safetensors names. */
 export type StorageDType = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL";
 
 const STORAGE_TYPES: Record<string, StorageDType> = {
@@ -41,10 +42,12 @@ export class PickleGlobal {
   }
 }
 
+/** A Python tuple. */
 export class PickleTuple {
   constructor(readonly items: PickleValue[]) {}
 }
 
+/** The dict keys a state dict pickle may use. */
 export type PickleKey = string | number | boolean | null;
 
 /** A dict or OrderedDict (insertion order kept), with the attributes BUILD gave it. */
@@ -54,6 +57,7 @@ export class PickleDict {
   constructor(readonly ordered: boolean) {}
 }
 
+/** A storage named by a persistent id: its element type, its record key in the archive, its device and size. */
 export class StorageRef {
   constructor(readonly dtype: StorageDType, readonly key: string, readonly location: string, readonly numel: number) {}
 }
@@ -63,6 +67,7 @@ export class TorchTensorRef {
   constructor(readonly storage: StorageRef, readonly offset: number, readonly shape: number[], readonly stride: number[], readonly requiresGrad: boolean) {}
 }
 
+/** Every value the interpreter builds. */
 export type PickleValue = null | boolean | number | string | PickleValue[] | PickleTuple | PickleDict | PickleGlobal | StorageRef | TorchTensorRef;
 
 /** A short description of a value for error messages (never recursive). */

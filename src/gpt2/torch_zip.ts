@@ -19,6 +19,7 @@ import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { interpretPickle, PickleDict, TorchTensorRef, describePickleValue, type PickleValue, type StorageDType } from "./torch_pickle.ts";
 import { decodeBf16, decodeF16 } from "../tensor/half.ts";
 
+/** A PyTorch checkpoint that cannot be read safely and exactly: the message names the file and the problem. */
 export class TorchFileError extends Error {
   override name = "TorchFileError";
 }
@@ -29,6 +30,7 @@ const MAX_CENTRAL_BYTES = 64 * 1024 * 1024;
 /** data.pkl above this is refused before it is read (real state dicts: kilobytes to a few megabytes). */
 const MAX_PICKLE_BYTES = 256 * 1024 * 1024;
 
+/** Bytes per element of each storage type. */
 export const STORAGE_BYTES: Record<StorageDType, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, I32: 4, I16: 2, I8: 1, U8: 1, BOOL: 1 };
 
 interface ZipEntry {
@@ -76,6 +78,7 @@ class Cursor {
   take(n: number, what: string): Uint8Array { this.need(n, what); const b = this.bytes.subarray(this.pos, this.pos + n); this.pos += n; return b; }
 }
 
+/** A tensor of a checkpoint, read when asked for. */
 export interface TorchTensor {
   name: string;
   dtype: StorageDType;
@@ -86,6 +89,7 @@ export interface TorchTensor {
   readIntegers(): number[];
 }
 
+/** An open torch.save checkpoint: its zip records, the unpickled root object and its tensors. */
 export class TorchCheckpoint {
   private readonly entries: Map<string, ZipEntry>;
   private readonly prefix: string;

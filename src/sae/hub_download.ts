@@ -21,6 +21,7 @@ import { RELEASE_FILE, releaseRecord, resolveRelease } from "./saelens_releases.
 const WEIGHT_FILES = ["sae.safetensors", "sae_weights.safetensors", "ae.pt"];
 const COMPANION_FILES = ["cfg.json", "config.json", "activation_scaler.json"];
 
+/** What to download from which repository, and where to. */
 export interface SAEDownloadOptions {
   repo: string;
   /** Local directory the repository's files go into (their paths inside the repository kept). */
@@ -108,6 +109,7 @@ export async function downloadSAERepo(options: SAEDownloadOptions): Promise<SAED
 }
 
 
+/** A SAELens release download: the table, the release and the SAE id. */
 export interface ReleaseDownloadOptions extends Omit<SAEDownloadOptions, "repo" | "hookpoint" | "all"> {
   /** The parsed release table (pretrained_saes.yaml) and where it came from (for messages). */
   table: unknown;

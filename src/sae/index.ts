@@ -13,4 +13,6 @@ export * from "./quality.ts";
 export type { Architecture, Dims, ExtraParam, SAELensFormat, SAELensTensors } from "./arch/types.ts";
 export type { SparsityControlState } from "./sparsity_control.ts";
 export * from "./io.ts";
+export * from "./hub_download.ts";
+export * from "./saelens_releases.ts";
 export * from "./reference_check.ts";

@@ -16,9 +16,12 @@
  */
 import { SAEFileError } from "./formats/common.ts";
 
+/** Written beside a downloaded release's files: the table entry the SAELens reader applies. */
 export const RELEASE_FILE = "saelens_release.json";
+/** The release tables' conversion functions whose files sae-seeds reads. */
 export const READABLE_CONVERSIONS = [null, "dictionary_learning_1", "sparsify"] as const;
 
+/** One SAE of a release, as the table describes it. */
 export interface SAELensReleaseSAE {
   release: string;
   saeId: string;
@@ -32,6 +35,7 @@ export interface SAELensReleaseSAE {
   neuronpedia: string | null;
 }
 
+/** A release table, release or SAE id that is missing or malformed, or a release in a layout sae-seeds does not read. */
 export class ReleaseTableError extends Error {
   override name = "ReleaseTableError";
 }
@@ -87,6 +91,7 @@ export interface ReleaseRecord {
   norm_scaling_factor: number | null;
 }
 
+/** The saelens_release.json record of a resolved table entry. */
 export function releaseRecord(r: SAELensReleaseSAE, revision: string | null): ReleaseRecord {
   return {
     release: r.release, sae_id: r.saeId, repo_id: r.repoId, path: r.path, revision, conversion_func: r.conversionFunc,

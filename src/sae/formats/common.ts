@@ -9,7 +9,9 @@ import type { SAEParams } from "../params.ts";
 import type { SAE } from "../sae.ts";
 import { decoderNorms } from "../step.ts";
 
+/** SAELens's weights file name. */
 export const SAE_WEIGHTS_FILE = "sae_weights.safetensors";
+/** SAELens's (and sparsify's) config file name. */
 export const SAE_CONFIG_FILE = "cfg.json";
 /** SAELens (6.x) writes its activation scaling factor here beside a training checkpoint. */
 export const ACTIVATION_SCALER_FILE = "activation_scaler.json";
@@ -22,6 +24,7 @@ export class SAEFileError extends Error {
 /** The libraries whose files sae-seeds reads. */
 export type SAEFormat = "saelens" | "seed-platform" | "sparsify" | "dictionary_learning";
 
+/** An SAE read from any library's files, with what the files say about it. */
 export interface LoadedSAE {
   sae: SAE;
   format: SAEFormat;
@@ -35,6 +38,7 @@ export interface LoadedSAE {
   source?: string;
 }
 
+/** What a caller can add to what the files say. */
 export interface LoadOptions {
   /** k for TopK files that do not record it (e.g. seed-platform files without config.json). TopK only. */
   k?: number;
@@ -54,6 +58,7 @@ export function transposeMatrix(m: Float32Array, rows: number, cols: number): Fl
   return out;
 }
 
+/** A JSON object from a file, or an SAEFileError naming the file. */
 export function readJson(path: string): Record<string, unknown> {
   try {
     const v = JSON.parse(readFileSync(path, "utf8"));
@@ -113,12 +118,14 @@ export class CfgReader {
   }
 }
 
+/** Refuse a config whose d_in / d_sae disagree with the weights, naming the field. */
 export function checkDims(reader: CfgReader, dIn: number, dSae: number, tensorName: string, names: { dIn: string; dSae: string } = { dIn: "d_in", dSae: "d_sae" }): void {
   const cfgDIn = reader.optionalInt(names.dIn), cfgDSae = reader.optionalInt(names.dSae);
   if (cfgDIn !== undefined && cfgDIn !== dIn) reader.fail(names.dIn, `is ${cfgDIn} but ${tensorName} holds d_in = ${dIn}; fix the config or the weights`);
   if (cfgDSae !== undefined && cfgDSae !== dSae) reader.fail(names.dSae, `is ${cfgDSae} but ${tensorName} holds d_sae = ${dSae}; fix the config or the weights`);
 }
 
+/** k from the file and/or --k, checked against the architecture (TopK needs one, others refuse --k) and d_sae. */
 export function resolveK(reader: CfgReader, arch: Architecture, fileK: number | undefined, dSae: number, options: LoadOptions, dir: string, label: string): number {
   const flagK = options.k;
   if (arch.sparsity !== "topk") {

@@ -34,6 +34,7 @@ import { allocateParams, type SAEParams } from "../params.ts";
 import type { SAE } from "../sae.ts";
 import { CfgReader, foldDecoderNorms, readJson, refuseUnusedTensors, SAEFileError, transposeMatrix, type LoadedSAE, type LoadOptions } from "./common.ts";
 
+/** dictionary_learning's file names. */
 export const DICTIONARY_LEARNING_WEIGHTS_FILE = "ae.pt";
 export const DICTIONARY_LEARNING_CONFIG_FILE = "config.json";
 
@@ -119,6 +120,7 @@ function describeBackup(root: PickleValue): string | null {
   return `is dictionary_learning's training backup${typeof step === "number" ? ` (step ${step})` : ""}, written while training runs: its weights are in the normalised training space and the run did not finish; use the final ae.pt that training writes when it ends`;
 }
 
+/** Read a dictionary_learning trainer folder (or an ae.pt / checkpoints/ae_<step>.pt file) onto sae-seeds' SAE. */
 export function loadDictionaryLearning(path: string, options: LoadOptions): LoadedSAE {
   const isFile = existsSync(path) && statSync(path).isFile();
   const weightsPath = isFile ? path : join(path, DICTIONARY_LEARNING_WEIGHTS_FILE);

@@ -20,6 +20,7 @@ import { loadSeedPlatformFile } from "./seed_platform.ts";
 import { isSparsifyFolder, loadSparsify, sparsifyHookpoints } from "./sparsify.ts";
 import { isDictionaryLearning, loadDictionaryLearning } from "./dictionary_learning.ts";
 
+/** Which reader a path needs, and what it should be given. */
 export interface DetectedFormat {
   format: SAEFormat;
   /** The directory (or, for dictionary_learning checkpoints, the file) the reader gets. */

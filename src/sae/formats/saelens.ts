@@ -65,6 +65,7 @@ function fieldFromEither(cfg: Record<string, unknown>, names: string[]): unknown
   return undefined;
 }
 
+/** Read a SAELens directory (cfg.json already parsed) onto sae-seeds' SAE, each architecture with its own math. */
 export function loadSAELensFile(dir: string, weightsPath: string, fileCfg: Record<string, unknown>, options: LoadOptions): LoadedSAE {
   // A release downloaded with `download --saelens-release` carries the table's overrides and scaling factor beside
   // the files, applied here as SAE.from_pretrained applies them.

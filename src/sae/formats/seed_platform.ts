@@ -11,6 +11,7 @@ import { CfgReader, checkDims, refuseUnusedTensors, resolveK, SAEFileError, tran
 /** The tensor names of the layout. */
 export const SEED_PLATFORM_TENSORS = ["encoder.weight", "encoder.bias", "decoder.weight", "decoder.bias"] as const;
 
+/** Read the seed platform's nn.Linear layout as a seed-report SAE. */
 export function loadSeedPlatformFile(dir: string, weightsPath: string, cfg: Record<string, unknown>, options: LoadOptions): LoadedSAE {
   const reader: CfgReader = new CfgReader(cfg, dir);
   const file = openSafetensors(weightsPath);

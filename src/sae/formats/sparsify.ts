@@ -27,6 +27,7 @@ import { ARCHITECTURES } from "../arch/registry.ts";
 import { allocateParams } from "../params.ts";
 import { CfgReader, readJson, refuseUnusedTensors, resolveK, SAEFileError, type LoadedSAE, type LoadOptions } from "./common.ts";
 
+/** sparsify's file names. */
 export const SPARSIFY_WEIGHTS_FILE = "sae.safetensors";
 export const SPARSIFY_CONFIG_FILE = "cfg.json";
 
