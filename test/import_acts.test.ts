@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { openSafetensors } from "../src/gpt2/safetensors.ts";
 import { openNpy, NpyError } from "../src/data/npy.ts";
+import { checkNpy, npyCase } from "./properties/untrusted_files.ts";
 import { openActivationSource } from "../src/data/activation_sources.ts";
 import { importActivations, heldOutRows, isImported } from "../src/data/import_acts.ts";
 import { loadActivationCache } from "../src/data/activation_cache.ts";
@@ -43,6 +44,10 @@ describe(".npy files", () => {
       expect(Array.from(npy.readRows(start, count))).toEqual(Array.from(want));
       npy.close();
     }), { numRuns: 80, seed: 7 });
+  });
+
+  it("property: mutated and truncated .npy files give rows or an NpyError, nothing else", () => {
+    fc.assert(fc.property(npyCase, checkNpy), { numRuns: 300, seed: 8 });
   });
 
   it("refuses what is not an activation array, in one line", () => {

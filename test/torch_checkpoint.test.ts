@@ -12,20 +12,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openTorchCheckpoint, readTorchStateDict, TorchFileError, crc32 } from "../src/gpt2/torch_zip.ts";
 import { interpretPickle, PickleDict, PickleError, TorchTensorRef } from "../src/gpt2/torch_pickle.ts";
+import { checkCheckpoint, checkPickleMutation, checkPickleStream, checkpointCase, pickleMutationCase, pickleStreamCase } from "./properties/untrusted_files.ts";
 
 const FIX = join(import.meta.dirname, "fixtures", "torch_checkpoints");
 const expected = JSON.parse(readFileSync(join(FIX, "expected.json"), "utf8")) as Record<string, { dtype: string; shape: number[]; values: (number | boolean)[] }>;
 const tmp = mkdtempSync(join(tmpdir(), "torch-ckpt-"));
-
-/** The data.pkl bytes of a fixture. */
-function pickleOf(file: string): Uint8Array {
-  const ck = openTorchCheckpoint(join(FIX, file));
-  try {
-    return ck.readRecord(ck.records().find((r) => r.name.endsWith("data.pkl"))!.name);
-  } finally {
-    ck.close();
-  }
-}
 
 describe("reading torch.save checkpoints", () => {
   it("every tensor of a state dict reads to the values torch holds", () => {
@@ -212,65 +203,14 @@ describe("hostile and malformed pickles are refused in one line, never run", () 
   });
 
   it("property: mutated state-dict pickles give a value or a PickleError, nothing else", () => {
-    const good = pickleOf("state_dict.pt");
-    fc.assert(fc.property(fc.array(fc.tuple(fc.nat(good.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }), fc.nat(good.length), (edits, cut) => {
-      const b = good.slice(0, Math.max(1, cut));
-      for (const [i, v] of edits) if (i < b.length) b[i] = v;
-      try {
-        interpretPickle(b);
-      } catch (e) {
-        if (!(e instanceof PickleError)) throw e;
-        expect((e as Error).message).not.toMatch(/\n/);
-      }
-    }), { numRuns: 400, seed: 19 });
+    fc.assert(fc.property(pickleMutationCase, checkPickleMutation), { numRuns: 400, seed: 19 });
   });
 
   it("property: random opcode streams (dangerous opcodes and globals among them) never get past a refusal", () => {
-    const pieces = [
-      op(0x28), op(0x29), op(0x74), op(0x85), op(0x86), op(0x5d), op(0x61), op(0x65), op(0x7d), op(0x73), op(0x75), op(0x4e), op(0x88),
-      op(0x4b, 3), op(0x71, 0), op(0x68, 0), op(0x94), op(0x52), op(0x62), op(0x51), op(0x30), op(0x32), str("storage"), str("cpu"),
-      globalOp("collections", "OrderedDict"), globalOp("torch._utils", "_rebuild_tensor_v2"), globalOp("torch", "FloatStorage"),
-      globalOp("os", "system"), globalOp("builtins", "exec"), globalOp("subprocess", "Popen"), op(0x81), op(0x92), op(0x69), op(0x6f), op(0x93),
-      op(0x8c, 200), op(0x8d, 255, 255, 255, 255, 255, 255, 255, 0), op(0x2e),
-    ];
-    fc.assert(fc.property(fc.array(fc.nat(pieces.length - 1), { maxLength: 40 }), (picks) => {
-      const bytes = cat(op(0x80, 2), ...picks.map((i) => pieces[i]!));
-      const dangerous = picks.map((i) => pieces[i]!).findIndex((p) => [0x81, 0x92, 0x69, 0x6f].includes(p[0]!) || (p[0] === 0x63 && /^(os|builtins|subprocess)\n/.test(new TextDecoder().decode(p.subarray(1)))));
-      try {
-        interpretPickle(bytes);
-        // A stream that succeeded stopped before reaching any dangerous piece.
-        const stopAt = picks.findIndex((i) => pieces[i]![0] === 0x2e);
-        expect(dangerous < 0 || (stopAt >= 0 && stopAt < dangerous)).toBe(true);
-      } catch (e) {
-        if (!(e instanceof PickleError)) throw e;
-      }
-    }), { numRuns: 600, seed: 20 });
+    fc.assert(fc.property(pickleStreamCase, checkPickleStream), { numRuns: 600, seed: 20 });
   });
 
   it("property: mutated or truncated checkpoint files are refused with a TorchFileError or read consistently", () => {
-    const good = new Uint8Array(readFileSync(join(FIX, "plain_dict.pt")));
-    const path = join(tmp, "mutated.pt");
-    fc.assert(fc.property(fc.array(fc.tuple(fc.nat(good.length - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }), fc.integer({ min: 1, max: good.length }), (edits, cut) => {
-      const b = good.slice(0, cut);
-      for (const [i, v] of edits) if (i < b.length) b[i] = v;
-      writeFileSync(path, b);
-      try {
-        const sd = readTorchStateDict(path);
-        try {
-          for (const t of sd.tensors.values()) {
-            try {
-              t.readFloat32();
-            } catch (e) {
-              if (!(e instanceof TorchFileError)) throw e;
-            }
-          }
-        } finally {
-          sd.close();
-        }
-      } catch (e) {
-        if (!(e instanceof TorchFileError)) throw e;
-        expect((e as Error).message.startsWith(path)).toBe(true);
-      }
-    }), { numRuns: 300, seed: 21 });
+    fc.assert(fc.property(checkpointCase, checkCheckpoint), { numRuns: 300, seed: 21 });
   });
 });

@@ -1,5 +1,5 @@
 /**
- * `npm run fuzz -- [--minutes 30] [--seed S] [--only training,matmul,sparse,softmax,guard]`: the property tests of
+ * `npm run fuzz -- [--minutes 30] [--seed S] [--only training,matmul,sparse,softmax,guard,pickle,checkpoint,npy]`: the property tests of
  * test/properties/ for as long as asked, round after round with a new fast-check seed each, the properties taking
  * turns. Prints one JSON line per round (cases run, seconds, the worst agreement with the dense reference seen so
  * far), and on a failure the property, the seed and path that replay it, and the shrunk counterexample; exit 1.
@@ -10,6 +10,7 @@ import fc from "fast-check";
 import os from "node:os";
 import { shutdownThreads } from "../src/tensor/wasm/index.ts";
 import { checkTrainingCase, trainingCase } from "../test/properties/sae_training.ts";
+import { checkCheckpoint, checkNpy, checkPickleMutation, checkPickleStream, checkpointCase, npyCase, pickleMutationCase, pickleStreamCase } from "../test/properties/untrusted_files.ts";
 import { checkGuardCase, checkMatmulCase, checkSoftmaxCase, checkSparseCase, guardCase, matmulCase, softmaxCase, sparseCase } from "../test/properties/kernels.ts";
 
 interface Property {
@@ -25,6 +26,9 @@ const PROPERTIES: Record<string, Property> = {
   sparse: { runs: 100, property: () => fc.property(sparseCase, (c) => checkSparseCase(c)) },
   softmax: { runs: 100, property: () => fc.property(softmaxCase, (c) => checkSoftmaxCase(c)) },
   guard: { runs: 200, property: () => fc.property(guardCase, (c) => checkGuardCase(c)) },
+  pickle: { runs: 2000, property: () => fc.property(fc.oneof(pickleMutationCase.map((c) => ["m", c] as const), pickleStreamCase.map((c) => ["s", c] as const)), ([kind, c]) => (kind === "m" ? checkPickleMutation(c as [[number, number][], number]) : checkPickleStream(c as number[]))) },
+  checkpoint: { runs: 500, property: () => fc.property(checkpointCase, (c) => checkCheckpoint(c)) },
+  npy: { runs: 500, property: () => fc.property(npyCase, (c) => checkNpy(c)) },
 };
 
 function usage(message: string): never {
