@@ -106,7 +106,7 @@ function integrityError(dir: string, file: string): CacheIntegrityError {
   return new CacheIntegrityError(`activation cache file ${join(dir, file)} does not match the sha256 in its manifest (it changed after the cache was built); delete ${dir} and rerun to rebuild it`);
 }
 
-/** One hook's rows of one chunk, checked against the hash of that tensor's bytes. */
+/** One hook's rows of one chunk, checked against the hash of that tensor's bytes. @internal */
 export function readChunkTensor(dir: string, chunk: CacheManifest["chunks"][number], hook: string): Float32Array {
   const path = join(dir, chunk.file);
   if (!existsSync(path)) throw new CacheIntegrityError(`activation cache ${dir} is missing ${chunk.file}; delete ${dir} and rerun to rebuild it`);
@@ -195,7 +195,7 @@ export function loadActivationCache(dir: string): ActivationCache {
   return openCache(dir, manifest, windows);
 }
 
-/** Is `dir` a finished cache for `key` (a manifest of this version naming this key)? */
+/** Is `dir` a finished cache for `key` (a manifest of this version naming this key)? @internal */
 export function finished(dir: string, key: string): CacheManifest | null {
   const m = readManifest(dir);
   return m && m.key === key && m.version === CACHE_VERSION ? m : null;
@@ -204,6 +204,7 @@ export function finished(dir: string, key: string): CacheManifest | null {
 /**
  * Wait until this process holds `<dir>.lock` or the cache is finished by another (returned as the manifest). The
  * waiting is synchronous: the whole pipeline is, and there is nothing else to do until the cache exists.
+  * @internal
  */
 export function lockOrFinished(dir: string, key: string, log?: (line: string) => void): { claim: Claim } | { manifest: CacheManifest } {
   let said = false;

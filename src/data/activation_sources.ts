@@ -45,6 +45,7 @@ export interface ActivationSource {
   readRows(start: number, count: number): Float32Array;
   /** sha256 of each file, streamed (in files order). */
   sha256(onProgress?: (bytesDone: number, bytesTotal: number) => void): string[];
+  /** Close every file of the source. */
   close(): void;
 }
 

@@ -43,7 +43,9 @@ export interface ImportRequest {
   /** Rows kept out of training for quality metrics (default: 10% of the rows, at least 1 when there are ≥ 2). */
   heldOutRows?: number;
   chunkRows?: number;
+  /** Called while the sources are hashed (bytes) and imported (rows). */
   onProgress?: (stage: "hashing" | "importing", done: number, total: number) => void;
+  /** Lines for the user (e.g. waiting for another process that is importing the same files). */
   log?: (line: string) => void;
 }
 

@@ -141,6 +141,7 @@ export class NpyFile {
     this.d = d;
   }
 
+  /** Throw an NpyError naming this file. */
   fail(problem: string): never {
     throw new NpyError(`${this.path}: ${problem}`);
   }
@@ -179,6 +180,7 @@ export class NpyFile {
     return out;
   }
 
+  /** Close the file. */
   close(): void {
     closeSync(this.fd);
   }

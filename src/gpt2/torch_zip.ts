@@ -124,6 +124,7 @@ export class TorchCheckpoint {
     }
   }
 
+  /** Throw a TorchFileError naming this file. */
   fail(problem: string): never {
     throw new TorchFileError(`${this.path}: ${problem}`);
   }
@@ -265,6 +266,7 @@ export class TorchCheckpoint {
     return out;
   }
 
+  /** The tensor a reference of the unpickled object points at (read when asked for). */
   tensor(name: string, ref: TorchTensorRef): TorchTensor {
     return {
       name,
@@ -291,6 +293,7 @@ export class TorchCheckpoint {
     };
   }
 
+  /** Close the file (tensors read after this fail). */
   close(): void {
     closeSync(this.fd);
   }
@@ -319,6 +322,13 @@ function isContiguous(shape: readonly number[], stride: readonly number[]): bool
   return true;
 }
 
+/** A state dict's tensors, by name, from an open checkpoint. */
+export interface TorchStateDict {
+  tensors: Map<string, TorchTensor>;
+  /** Close the checkpoint (its tensors cannot be read after this). */
+  close(): void;
+}
+
 /** Open a torch.save checkpoint; the pickle is interpreted at once, tensors are read when asked for. */
 export function openTorchCheckpoint(path: string): TorchCheckpoint {
   let fd: number;
@@ -340,7 +350,7 @@ export function openTorchCheckpoint(path: string): TorchCheckpoint {
  * naming what it is; `describeOther` lets a caller say what a known non-state-dict layout is (e.g. a training
  * backup) before the generic refusal.
  */
-export function readTorchStateDict(path: string, describeOther?: (root: PickleValue) => string | null): { tensors: Map<string, TorchTensor>; close(): void } {
+export function readTorchStateDict(path: string, describeOther?: (root: PickleValue) => string | null): TorchStateDict {
   const ckpt: TorchCheckpoint = openTorchCheckpoint(path);
   try {
     const root = ckpt.root;

@@ -32,6 +32,7 @@ export interface SAEDownloadOptions {
   /** Download every SAE folder when the repository has several and no hookpoint is given. */
   all?: boolean;
   hubUrl?: string;
+  /** Called as each file downloads, with bytes done and the file's size. */
   onProgress?: (file: string, bytesDone: number, bytesTotal: number) => void;
 }
 
@@ -41,7 +42,8 @@ export interface SAEDownload {
   saeDirs: string[];
 }
 
-interface RepoFile {
+/** A file of a hub repository: its path and size. */
+export interface RepoFile {
   path: string;
   size: number;
 }
