@@ -14,7 +14,29 @@
  *   any other conversion_func (gemma_2, llama_scope, connor_rob_hook_z, deepseek_r1, transcoders, …)
  *       files in another layout that SAELens converts with code of its own: refused in one line, naming it.
  */
+import { resolve } from "node:path";
+import type { PinnedCorpusFile } from "../data/study_corpus.ts";
 import { SAEFileError } from "./formats/common.ts";
+
+/**
+ * The release table as SAELens 6.18.0 ships it, pinned by commit and sha256: what `download --saelens-release`
+ * fetches when no --release-table is given (it is data, fetched at run time, never part of sae-seeds).
+ */
+export const PINNED_RELEASE_TABLE: PinnedCorpusFile = {
+  name: "saelens-releases",
+  repository: "jbloomAus/SAELens",
+  commit: "91ca16ccd0684e4dd6323cd4f23ded734339ec54",
+  path: "sae_lens/pretrained_saes.yaml",
+  sha256: "e9c6b781e101e8dca150b52b99db4f0caf1e6b461da4ba7cfdabbbf2f2050b9c",
+  bytes: 602553,
+  lines: 14884,
+  licence: "MIT (Copyright (c) 2023 Joseph Bloom)",
+};
+
+/** Where the fetched table is kept (relative to the working directory, like weights/ and corpora/). */
+export function storedReleaseTablePath(root = "saes"): string {
+  return resolve(root, "pretrained_saes.yaml");
+}
 
 /** Written beside a downloaded release's files: the table entry the SAELens reader applies. */
 export const RELEASE_FILE = "saelens_release.json";

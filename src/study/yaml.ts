@@ -31,12 +31,19 @@ interface Line {
 
 const NUMBER = /^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/;
 const KEY = /^[A-Za-z_][A-Za-z0-9_-]*$/;
+/** `names: "dotted"` also takes keys with dots and slashes (SAELens's release table: "gpt2-small-res-jb.v2"). */
+const DOTTED_KEY = /^[A-Za-z0-9_][A-Za-z0-9_.\/+-]*$/;
+
+export interface YamlSubsetOptions {
+  /** "plain" (default): letters, digits, _ and -; "dotted": also . / and +. */
+  names?: "plain" | "dotted";
+}
 const UNSUPPORTED_START = /^[&*!|>%@`]/;
 
-export function parseYamlSubset(source: string, file = "spec"): YamlValue {
+export function parseYamlSubset(source: string, file = "spec", options: YamlSubsetOptions = {}): YamlValue {
   const lines = toLines(source, file);
   if (lines.length === 0) return null;
-  const parser = new BlockParser(lines, file);
+  const parser = new BlockParser(lines, file, options.names === "dotted" ? DOTTED_KEY : KEY);
   const value = parser.block(lines[0]!.indent);
   if (parser.position < lines.length) parser.fail(lines[parser.position]!, "unexpected indentation");
   return value;
@@ -79,7 +86,7 @@ function stripComment(text: string, file: string, number: number): string {
 
 class BlockParser {
   position = 0;
-  constructor(private readonly lines: Line[], private readonly file: string) {}
+  constructor(private readonly lines: Line[], private readonly file: string, private readonly keyRule: RegExp = KEY) {}
 
   fail(line: Line, message: string): never {
     throw new YamlSubsetError(`${this.file}:${line.number}: ${message} (near "${line.text}")`);
@@ -99,7 +106,7 @@ class BlockParser {
   private mapping(indent: number, seed?: { key: string; rest: string; line: Line }): YamlValue {
     const out: { [key: string]: YamlValue } = Object.create(null) as { [key: string]: YamlValue };
     const take = (key: string, rest: string, line: Line) => {
-      if (!KEY.test(key)) this.fail(line, `"${key}" is not a plain key (letters, digits, _ and -)`);
+      if (!this.keyRule.test(key)) this.fail(line, `"${key}" is not a plain key (letters, digits, _ and -${this.keyRule === KEY ? "" : ", . / +"})`);
       if (Object.prototype.hasOwnProperty.call(out, key)) this.fail(line, `key "${key}" appears twice`);
       out[key] = rest === "" ? this.nested(indent) : parseInline(rest, (m) => this.fail(line, m));
     };

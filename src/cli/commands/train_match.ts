@@ -8,7 +8,7 @@ import { loadModel } from "../../gpt2/loader.ts";
 import { loadCorpus } from "../../data/corpus.ts";
 import { buildActivationCache, loadActivationCache } from "../../data/activation_cache.ts";
 import { RECIPES, type Recipe } from "../../sae/config.ts";
-import { loadDecoder, loadSAE } from "../../sae/io.ts";
+import { detectSAEFormat, loadDecoder, loadSAE } from "../../sae/io.ts";
 import { alignDictionaries, MATCH_MODES, type MatchMode } from "../../match/align.ts";
 import { createProgress } from "../progress.ts";
 import { runDir } from "../../study/run_one.ts";
@@ -115,7 +115,7 @@ function saeDir(dir: string): string {
 export const matchCommand: Command = {
   name: "match",
   usage: "A B",
-  summary: "Match two SAEs' dictionaries (SAELens or seed-platform format) and print the per-pair numbers.",
+  summary: "Match two SAEs' dictionaries (SAELens, sparsify, dictionary_learning or seed-platform files; widths may differ) and print the per-pair numbers.",
   flags: {
     mode: { type: "string", choices: MATCH_MODES, description: "which features to match, and by what", default: "full" },
     json: { type: "boolean", description: "JSON output" },
@@ -124,6 +124,7 @@ export const matchCommand: Command = {
     acts: { type: "string", description: "activation cache for --mode activation (held-out tokens)" },
     hook: { type: "string", description: "hook in --acts" },
     tokens: { type: "int", min: 1, description: "tokens of --acts to use for --mode activation", default: 4096 },
+    hookpoint: { type: "string", description: "the hookpoint folder to use of a sparsify repository (A or B given as the repository)" },
   },
   async run({ flags, positionals }) {
     if (positionals.length !== 2) throw new UsageError("give exactly two SAE directories: match A B");
@@ -131,7 +132,9 @@ export const matchCommand: Command = {
     if (!MATCH_MODES.includes(mode)) throw new UsageError(`--mode must be one of ${MATCH_MODES.join(", ")}`);
     // Matching directions needs only the decoder (any architecture, no k); activation matching runs the SAEs, so it
     // needs each one whole (and k for a TopK file that does not carry it).
-    const load = (dir: string) => (mode === "activation" ? loadSAE(dir, flags.k !== undefined ? { k: flags.k as number } : {}) : loadDecoder(dir));
+    // --hookpoint picks the folder of a sparsify repository (one folder per hookpoint), on whichever side is one.
+    const hook = (dir: string) => (flags.hookpoint !== undefined && detectSAEFormat(dir).format === "sparsify" ? { hookpoint: flags.hookpoint as string } : {});
+    const load = (dir: string) => (mode === "activation" ? loadSAE(dir, { ...hook(dir), ...(flags.k !== undefined ? { k: flags.k as number } : {}) }) : loadDecoder(dir, hook(dir)));
     if (mode !== "activation" && flags.k !== undefined) throw new UsageError("--k is for --mode activation (running TopK SAEs whose files carry no k); matching directions needs no k");
     const [a, b] = positionals.map((p) => ({ dir: p, loaded: load(saeDir(p)), live: liveMaskFor(saeDir(p)) }));
     const dictFor = (x: typeof a) => ({ decoder: x!.loaded.sae.params.wDec, n: x!.loaded.sae.params.dSae, d: x!.loaded.sae.params.dIn, live: x!.live });
@@ -157,16 +160,20 @@ export const matchCommand: Command = {
     }
     const m = alignDictionaries(A, B, mode, { threshold: flags.threshold as number });
     if (flags.json) {
-      console.log(JSON.stringify({ a: a!.dir, b: b!.dir, mode, summary: m.summary, reverseSummary: m.reverseSummary, optimality: m.audit, best: m.best, liveCounts: m.liveCounts, degenerateA: m.degenerateA, degenerateB: m.degenerateB, values: Array.from(m.values) }));
+      console.log(JSON.stringify({ a: a!.dir, b: b!.dir, mode, summary: m.summary, reverseSummary: m.reverseSummary, optimality: m.audit, best: m.best, liveCounts: m.liveCounts, degenerateA: m.degenerateA, degenerateB: m.degenerateB, values: Array.from(m.values), formats: [a!.loaded.format, b!.loaded.format], unmatched: m.unmatched ? { side: m.unmatched.side, ids: Array.from(m.unmatched.ids), bestValues: Array.from(m.unmatched.bestValues), summary: m.unmatched.summary } : null }));
       return;
     }
     const s = m.summary;
-    console.log(`${mode} matching of ${a!.dir} (${A.n} features) and ${b!.dir} (${B.n})${mode === "live-only" || mode === "activation" ? `, live ${m.liveCounts[0]} and ${m.liveCounts[1]}` : ""}`);
+    console.log(`${mode} matching of ${a!.dir} (${a!.loaded.format}, ${A.n} features) and ${b!.dir} (${b!.loaded.format}, ${B.n})${mode === "live-only" || mode === "activation" ? `, live ${m.liveCounts[0]} and ${m.liveCounts[1]}` : ""}`);
     console.log(`  pairs ${s.n}  median ${s.median.toFixed(4)}  mean ${s.mean.toFixed(4)}  quartiles ${s.q1.toFixed(4)}–${s.q3.toFixed(4)}`);
     console.log(`  fraction ≥ ${Object.entries(s.fractionAbove).map(([t, f]) => `${t}: ${(100 * f).toFixed(2)}% (${s.countAbove[t]})`).join(", ")}`);
     if (m.reverseSummary) console.log(`  B→A best partners: median ${m.reverseSummary.median.toFixed(4)}, mean ${m.reverseSummary.mean.toFixed(4)}`);
     if (m.audit) console.log(`  optimality check: ${m.audit.optimal ? "certified optimal" : "FAILED"} (max dual violation ${m.audit.maxDualViolation.toExponential(2)}, slackness ${m.audit.maxSlacknessViolation.toExponential(2)}, gap ${m.audit.dualityGap.toExponential(2)})`);
     if (m.degenerateA.length || m.degenerateB.length) console.log(`  zero-norm/constant features: A ${m.degenerateA.join(",") || "none"}, B ${m.degenerateB.join(",") || "none"}`);
     console.log(`  best: ${m.best.slice(0, 5).map((p) => `${p.a}↔${p.b} ${p.value.toFixed(3)}`).join(", ")}`);
+    const u = m.unmatched;
+    if (u?.side) {
+      console.log(`  unmatched: ${u.ids.length} features of ${u.side} (the wider side) have no partner; their best cosine to any feature of ${u.side === "A" ? "B" : "A"}: median ${u.summary.median.toFixed(4)}, max ${u.summary.max.toFixed(4)}, ≥ 0.9: ${u.summary.countAbove["0.9"]}`);
+    }
   },
 };
