@@ -30,9 +30,9 @@ describe("SAE quality metrics", () => {
     // differences of those losses, to 2e-4.
     for (const key of ["tokens", "predictions", "l0", "deadFraction", "denseAbove1Percent", "denseAbove10Percent"] as const) expect(got[key], key).toBe(want[key]);
     for (const key of ["ceClean", "ceWithSae", "ceZeroAblation", "klWithSae", "klZeroAblation", "explainedVariance", "fvu"] as const) {
-      expect(Math.abs(got[key] - want[key]) / Math.abs(want[key]), key).toBeLessThan(1e-5);
+      expect(Math.abs(got[key]! - want[key]!) / Math.abs(want[key]!), key).toBeLessThan(1e-5);
     }
-    for (const key of ["ceLossScore", "klScore"] as const) expect(Math.abs(got[key] - want[key]), key).toBeLessThan(2e-4);
+    for (const key of ["ceLossScore", "klScore"] as const) expect(Math.abs(got[key]! - want[key]!), key).toBeLessThan(2e-4);
     // The clean and zero-ablated baselines do not depend on the SAE: a second SAE on the same baseline reuses them.
     const again = saeQuality(sae, model.weights, base);
     expect(again).toEqual(got);

@@ -67,13 +67,30 @@ export interface QualityMetrics {
   /** Fractions of latents firing on more than 1% and more than 10% of the held-out tokens. */
   denseAbove1Percent: number;
   denseAbove10Percent: number;
-  ceClean: number;
-  ceWithSae: number;
-  ceZeroAblation: number;
-  ceLossScore: number;
-  klWithSae: number;
-  klZeroAblation: number;
-  klScore: number;
+  /**
+   * The downstream scores: the reconstruction spliced into the model's forward pass. null when there is no model
+   * to splice into — activations imported from elsewhere (rowsQuality) — never estimated.
+   */
+  ceClean: number | null;
+  ceWithSae: number | null;
+  ceZeroAblation: number | null;
+  ceLossScore: number | null;
+  klWithSae: number | null;
+  klZeroAblation: number | null;
+  klScore: number | null;
+}
+
+/**
+ * The quality of an SAE on held-out rows without a model (imported activations): explained variance, FVU, L0,
+ * dead and dense latents as saeQuality computes them; the CE-loss and KL scores null (unavailable, not faked).
+ */
+export function rowsQuality(sae: SAE, x: Float32Array, T: number): QualityMetrics {
+  const { metrics: m } = reconstructionMetrics(sae, x, T);
+  return {
+    tokens: m.tokens, predictions: 0, explainedVariance: m.explainedVariance, fvu: m.fvu, l0: m.l0, deadFraction: m.deadFraction,
+    denseAbove1Percent: m.denseAbove1Percent, denseAbove10Percent: m.denseAbove10Percent,
+    ceClean: null, ceWithSae: null, ceZeroAblation: null, ceLossScore: null, klWithSae: null, klZeroAblation: null, klScore: null,
+  };
 }
 
 /** blocks.L.hook_resid_pre only: what the study's SAEs read, and where a splice is exact. */

@@ -18,6 +18,7 @@ export * from "./status.ts";
 export * from "./plan.ts";
 export * from "./slurm.ts";
 export * from "./stability.ts";
+export * from "./foreign_saes.ts";
 export * from "./threads.ts";
 export * from "./progress.ts";
 export * from "./obtain_model.ts";

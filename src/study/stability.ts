@@ -118,7 +118,11 @@ const QUALITY_KEYS = ["explainedVariance", "fvu", "l0", "deadFraction", "denseAb
 function qualitySummary(runs: RunSummary[], options: StabilityOptions): QualitySummary | null {
   if (!runs.every((r) => r.quality)) return null;
   const q = runs.map((r) => r.quality!);
-  const stats = Object.fromEntries(QUALITY_KEYS.map((k) => [k, withUncertainty(meanOverSeeds(q.map((x) => x[k]), options.bootstrap, options.rngSeed, k))]));
+  // A score some run could not have (CE-loss and KL without a model) is unavailable for the condition, never averaged.
+  const stats = Object.fromEntries(QUALITY_KEYS.map((k) => {
+    const values = q.map((x) => x[k]);
+    return [k, values.some((v) => v === null) ? null : withUncertainty(meanOverSeeds(values as number[], options.bootstrap, options.rngSeed, k))];
+  }));
   return { tokens: q[0]!.tokens, ceClean: q[0]!.ceClean, ceZeroAblation: q[0]!.ceZeroAblation, ...stats } as QualitySummary;
 }
 

@@ -94,7 +94,7 @@ export function sideBySide(faithful: StabilityReport | null, corrected: Stabilit
     const nulls = rep.conditions.flatMap((c) => c.modes.map((m) => `L${c.layer} n${c.features} ${m.mode}: null median ${m.median.nullMean?.toFixed(3) ?? "—"}, p ${m.median.pValue?.toFixed(3) ?? "—"}`));
     // With R draws the smallest possible Monte-Carlo p-value is 1/(R+1): say so, so p = 0.048 is read as "beat all 20".
     lines.push(`${name} null baselines (${rep.nullDraws} draws, smallest possible p ${(1 / (rep.nullDraws + 1)).toFixed(3)}): ${nulls.join("; ")}`);
-    const quality = rep.conditions.filter((c) => c.quality).map((c) => `L${c.layer} n${c.features}: EV ${c.quality!.explainedVariance.value.toFixed(3)}, CE-loss score ${c.quality!.ceLossScore.value.toFixed(3)}`);
+    const quality = rep.conditions.filter((c) => c.quality).map((c) => `L${c.layer} n${c.features}: EV ${c.quality!.explainedVariance.value.toFixed(3)}, CE-loss score ${c.quality!.ceLossScore?.value.toFixed(3) ?? "unavailable"}`);
     if (quality.length) lines.push(`${name} quality on ${rep.conditions[0]!.quality?.tokens ?? 0} held-out tokens (mean over seeds): ${quality.join("; ")}`);
   }
   return lines.join("\n");

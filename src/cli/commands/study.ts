@@ -11,6 +11,7 @@ import { parseShard } from "../../study/shards.ts";
 import { formatStatus, sweepStatus } from "../../study/status.ts";
 import { runSweep } from "../../study/pipeline.ts";
 import { buildStabilityReport, findRuns } from "../../study/stability.ts";
+import { buildForeignStabilityReport, DEFAULT_FOREIGN_ROWS } from "../../study/foreign_saes.ts";
 import { qualityRows, renderMarkdown, tableRows } from "../../study/report/render.ts";
 import { writeReport } from "../../study/report/write.ts";
 import { estimatePlan, formatPlan } from "../../study/plan.ts";
@@ -93,20 +94,37 @@ export const STABILITY_FLAGS: Record<string, FlagSpec> = {
   md: { type: "boolean", description: "print report.md to stdout" },
   out: { type: "string", description: "where report.json/.md/.html go (default: the first directory given)" },
   title: { type: "string", description: "report title", default: "SAE feature stability across seeds" },
+  saes: { type: "boolean", description: "the arguments are SAEs (SAELens, sparsify, dictionary_learning or seed-platform files, same d_in) to compare as seeds, not run directories" },
+  acts: { type: "string", description: "with --saes: activations for live latents and quality (an activation cache, or a .npy / .safetensors file or folder of shards)" },
+  hook: { type: "string", description: "with --saes --acts: the cache's hook or the safetensors tensor" },
+  tokens: { type: "int", min: 1, description: `with --saes --acts: rows used (default ${DEFAULT_FOREIGN_ROWS})` },
+  hookpoint: { type: "string", description: "with --saes: the hookpoint folder of sparsify repositories among the SAEs" },
+  k: { type: "int", min: 1, description: "with --saes --acts: k for TopK files that carry none (seed-platform files)" },
 };
 
 export const stabilityCommand: Command = {
   name: "stability",
-  usage: "<run dirs or sweep dir>…",
+  usage: "<run dirs or sweep dir>…  |  --saes SAE SAE …",
   summary: "Match every seed pair per condition and report stability with null baselines and bootstrap CIs.",
   flags: STABILITY_FLAGS,
   async run({ flags, positionals }) {
-    if (!positionals.length) throw new UsageError("give one or more run directories or a sweep directory, e.g. runs/sweep");
+    if (!positionals.length) throw new UsageError("give one or more run directories or a sweep directory, e.g. runs/sweep (or SAE files with --saes)");
     const threshold = flags.threshold as number;
-    const report = buildStabilityReport(findRuns(positionals), {
+    const settings = {
       threshold, bootstrap: flags.bootstrap as number, nullDraws: flags.null as number, rngSeed: flags.seed as number, liveOnly: Boolean(flags["live-only"]),
       sharedThreshold: flags["shared-threshold"] as number,
-    }, flags.title as string, (s) => process.stderr.write(s + "\n"));
+    };
+    const log = (s: string) => process.stderr.write(s + "\n");
+    const foreignOnly = ["acts", "hook", "tokens", "hookpoint", "k"].filter((f) => flags[f] !== undefined);
+    if (!flags.saes && foreignOnly.length) throw new UsageError(`--${foreignOnly[0]} goes with --saes (SAE files compared as seeds)`);
+    if (flags.saes && flags.acts === undefined && (flags.hook !== undefined || flags.tokens !== undefined || flags.k !== undefined)) throw new UsageError("--hook, --tokens and --k go with --acts");
+    if (flags.saes && flags.out === undefined) throw new UsageError("with --saes, say where the report goes: --out DIR");
+    const report = flags.saes
+      ? buildForeignStabilityReport(positionals, {
+        ...settings, hookpoint: flags.hookpoint as string | undefined, k: flags.k as number | undefined,
+        ...(flags.acts !== undefined ? { acts: { path: flags.acts as string, hook: flags.hook as string | undefined, maxRows: flags.tokens as number | undefined } } : {}),
+      }, flags.title as string, log)
+      : buildStabilityReport(findRuns(positionals), settings, flags.title as string, log);
     const out = (flags.out as string) ?? positionals[0]!;
     writeReport(out, report);
     if (flags.json) console.log(JSON.stringify(report));

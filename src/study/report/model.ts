@@ -76,15 +76,18 @@ export interface QualitySummary {
   deadFraction: StatWithUncertainty;
   denseAbove1Percent: StatWithUncertainty;
   denseAbove10Percent: StatWithUncertainty;
-  ceLossScore: StatWithUncertainty;
-  klScore: StatWithUncertainty;
+  /** null: unavailable (imported activations have no model to splice the reconstruction into). */
+  ceLossScore: StatWithUncertainty | null;
+  klScore: StatWithUncertainty | null;
   /** The model's own loss on those tokens (the same for every run of a condition). */
-  ceClean: number;
-  ceZeroAblation: number;
+  ceClean: number | null;
+  ceZeroAblation: number | null;
 }
 
 export interface ConditionReport {
   id: string;
+  /** How the tables name it, when not by layer, size, k and recipe (SAEs from other libraries). */
+  label?: string;
   layer: number;
   features: number;
   k: number;

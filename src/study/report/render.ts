@@ -2,8 +2,9 @@
 import type { ConditionReport, ModeReport, StabilityReport, StatWithUncertainty } from "./model.ts";
 import { barSvg, cdfSvg, histogramSvg } from "./svg.ts";
 
-const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
-const num = (v: number) => v.toFixed(3);
+// Non-finite numbers (an SAE given without activations has no FVU or dead fraction) print as "—".
+const pct = (v: number) => (Number.isFinite(v) ? `${(100 * v).toFixed(2)}%` : "—");
+const num = (v: number) => (Number.isFinite(v) ? v.toFixed(3) : "—");
 const esc = (s: string) => s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 
 function ciText(s: StatWithUncertainty, f: (v: number) => string): string {
@@ -58,7 +59,7 @@ export function tableRows(report: StabilityReport): TableRow[] {
   return rows;
 }
 
-const withCi = (s: StatWithUncertainty, f: (v: number) => string) => `${f(s.value)} ${ciText(s, f)}`;
+const withCi = (s: StatWithUncertainty | null, f: (v: number) => string) => (s === null ? "unavailable" : `${f(s.value)} ${ciText(s, f)}`);
 
 export interface QualityRow {
   condition: string;
@@ -86,7 +87,7 @@ export function qualityRows(report: StabilityReport): QualityRow[] {
 }
 
 function conditionLabel(c: ConditionReport): string {
-  return `layer ${c.layer}, ${c.features} features, k ${c.k}, ${c.recipe}`;
+  return c.label ?? `layer ${c.layer}, ${c.features} features, k ${c.k}, ${c.recipe}`;
 }
 
 export interface ArchitectureRow {
