@@ -26,16 +26,17 @@ const spec: SweepSpec = validateSpec({
 // The sweep: builds the activation cache, then trains every (condition, seed) in two worker processes.
 const logs: string[] = [];
 const first = await runSweep(spec, { outDir, cacheDir, threads: 1, processes: 2, log: (line) => logs.push(line) });
-console.log(`model: ${first.model.label}`);
+const model = first.model!; // null only for a sweep on an activation cache (spec.acts); this one ran the model
+console.log(`model: ${model.label}`);
 console.log(`sweep: ${first.trained} runs trained (${logs.find((l) => /processes/.test(l)) ?? "in this process"})`);
 
 // A rerun finds every run complete with the identity it would produce, and trains nothing.
-const again = await runSweep(spec, { outDir, cacheDir, threads: 1, processes: 2, model: first.model, log: () => {} });
+const again = await runSweep(spec, { outDir, cacheDir, threads: 1, processes: 2, model, log: () => {} });
 console.log(`rerun: ${again.trained} trained, ${again.skipped} reused`);
 console.log(formatStatus(sweepStatus(spec, outDir)));
 
 // Stability: every seed pair of each condition matched, against random dictionaries and with bootstrap intervals.
-const report = buildStabilityReport(findRuns([outDir]), { threshold: 0.9, bootstrap: tiny ? 50 : 1000, nullDraws: tiny ? 5 : 100, rngSeed: 0 }, `example study: ${first.model.label}`);
+const report = buildStabilityReport(findRuns([outDir]), { threshold: 0.9, bootstrap: tiny ? 50 : 1000, nullDraws: tiny ? 5 : 100, rngSeed: 0 }, `example study: ${model.label}`);
 for (const r of tableRows(report)) {
   console.log(`${r.condition} ${r.mode}: median matched cosine ${r.median} ${r.medianCi}, ≥ ${report.threshold}: ${r.fraction}; null median ${r.nullMedian} (p ${r.pValue}); dead ${r.dead}`);
 }

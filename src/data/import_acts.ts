@@ -28,6 +28,8 @@ import { chunkedRows, type RowSource } from "./rows.ts";
 
 /** The share of an import's rows kept out of training for quality metrics when --held-out-rows is not given. */
 export const DEFAULT_HELD_OUT_FRACTION = 0.1;
+/** What a cache's hook may be called (it names a tensor in every chunk file). */
+const HOOK_NAME = /^[\w.:\-/{}[\]]{1,200}$/;
 /** Chunk files of about this many bytes (bounded memory while importing and an even spread for reading). */
 const CHUNK_BYTES = 64 << 20;
 
@@ -36,7 +38,7 @@ export interface ImportRequest {
   source: string;
   /** Which tensor of a safetensors source (default: its only tensor). */
   tensor?: string;
-  /** The hook name the cache gives the rows (default: the tensor's name, else the description's hook). */
+  /** The hook name the cache gives the rows (default: the tensor's name, else the description's hook if it is a name, else "acts"). */
   hook?: string;
   /** What produced the rows, in the user's words: recorded, not checked. */
   description: { model: string; hook: string; tokens: string };
@@ -75,8 +77,8 @@ export function importActivations(root: string, req: ImportRequest): ActivationC
     throw e;
   }
   try {
-    const hook = req.hook ?? source.tensor ?? req.description.hook;
-    if (!/^[\w.:\-/{}[\]]{1,200}$/.test(hook)) throw new ImportError(`hook name ${JSON.stringify(hook)} must be 1–200 letters, digits and . _ - : / characters; pass --hook`);
+    const hook = req.hook ?? source.tensor ?? (HOOK_NAME.test(req.description.hook) ? req.description.hook : "acts");
+    if (!HOOK_NAME.test(hook)) throw new ImportError(`hook name ${JSON.stringify(hook)} must be 1–200 letters, digits and . _ - : / characters; pass --hook`);
     for (const [field, value] of Object.entries(req.description)) {
       if (typeof value !== "string" || value.trim() === "") throw new ImportError(`describe the activations: --${field === "hook" ? "source-hook" : field} is required (what produced them is recorded in the cache's manifest, and sae-seeds cannot know it)`);
     }

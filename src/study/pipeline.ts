@@ -30,7 +30,8 @@ import { CLAIM_FILE, runDir, runState } from "./run_one.ts";
 import { identityDifferences, readIdentity } from "./run_identity.ts";
 import { shardRuns, type RunJob, type Shard } from "./shards.ts";
 import { identityIn, makeEvaluation, trainingContext, trainRun, type TrainingContext } from "./training_run.ts";
-import { sweepWorkerEntry, trainInProcesses, type ClaimedJob, type JobSource, type WorkerEntry } from "./run_pool.ts";
+import { sweepWorkerEntry, trainInProcesses, type ClaimedJob, type JobSource, type WorkerEntry, type WorkerInit } from "./run_pool.ts";
+import { actsEvaluation, actsReceipts, cacheForActs, specForActs } from "./acts_sweep.ts";
 
 export interface PipelineOptions {
   outDir: string;
@@ -57,8 +58,9 @@ export interface PipelineOptions {
 }
 
 export interface PipelineResult {
-  model: LoadedModel;
-  corpus: Corpus;
+  /** null for a sweep on an activation cache (spec.acts): no model was loaded, no corpus read. */
+  model: LoadedModel | null;
+  corpus: Corpus | null;
   windows: TokenWindows;
   cache: ActivationCache;
   /** Runs this process trained. */
@@ -263,6 +265,7 @@ const sleep = (ms: number) => new Promise<void>((ok) => setTimeout(ok, ms));
  */
 export async function runSweep(spec: SweepSpec, options: PipelineOptions): Promise<PipelineResult> {
   const log = options.log ?? ((line: string) => process.stderr.write(line + "\n"));
+  if (spec.acts !== undefined) return runSweepOnActs(spec, options, log);
   const model = options.model ?? (await loadModel({ model: spec.model, weightsDir: spec.weights }));
   log(`model: ${model.label} (sha256 ${model.sha256.slice(0, 16)}…)`);
   checkSpecAgainstModel(spec, model.weights.config);
@@ -288,6 +291,31 @@ export async function runSweep(spec: SweepSpec, options: PipelineOptions): Promi
   if (options.cacheOnly) return result;
   if (heldOut) log(`quality metrics on ${spec.evalTokens} held-out tokens (${heldOut.nWindows} windows of documents after the training ones)`);
   log(`training rows: ${context.trainingRowIds.length} (${context.realTokens} real tokens${spec.includeSpecial ? `, ${context.trainingRowIds.length - context.realTokens} BOS/padding rows included as the seed study did` : ", BOS and padding excluded"})`);
+  const workerEvaluation = heldOut ? { windows: { seqLen: heldOut.seqLen, nWindows: heldOut.nWindows, tokens: Array.from(heldOut.tokens), mask: Array.from(heldOut.mask), kind: Array.from(heldOut.kind) }, modelSha256: model.sha256 } : undefined;
+  await trainSweepRuns(spec, options, context, receipts, workerEvaluation, log, result);
+  return result;
+}
+
+/** A sweep on an activation cache (spec.acts): no model, no corpus; the cache's manifest says what the rows are. */
+async function runSweepOnActs(input: SweepSpec, options: PipelineOptions, log: (line: string) => void): Promise<PipelineResult> {
+  const cache = cacheForActs(input.acts!, options.cacheDir, {}, log);
+  const spec = specForActs(input, cache);
+  const m = cache.manifest;
+  log(`activation cache: ${cache.dir} (${m.model.label}; ${m.corpus.name}; ${m.rows} rows of d_in ${m.dIn}${m.imported ? `, ${m.imported.heldOut.rows} held out` : ""}; content sha256 ${m.contentSha256.slice(0, 16)}…)`);
+  const receipts = actsReceipts(cache);
+  const evaluation = actsEvaluation(spec, cache);
+  const context = trainingContext(spec, options.outDir, cache, receipts, options.threads, evaluation ?? undefined);
+  const result: PipelineResult = { model: null, corpus: null, windows: cache.windows, cache, trained: 0, skipped: 0, trainedElsewhere: 0 };
+  if (options.cacheOnly) return result;
+  if (evaluation) log(`quality metrics on ${evaluation.rows!.T} held-out rows of the import (CE-loss and KL scores unavailable: no model)`);
+  log(`training rows: ${context.trainingRowIds.length}`);
+  await trainSweepRuns(spec, options, context, receipts, evaluation ? { heldOutRows: { hook: evaluation.rows!.hook, T: evaluation.rows!.T, sha256: evaluation.sha256 } } : undefined, log, result);
+  return result;
+}
+
+/** Train the sweep's runs (this shard's), in this process or in workers; counts go into `result`. */
+async function trainSweepRuns(spec: SweepSpec, options: PipelineOptions, context: TrainingContext, receipts: Record<string, unknown>, workerEvaluation: WorkerInit["evaluation"], log: (line: string) => void, result: PipelineResult): Promise<void> {
+  const cache = context.cache;
   checkExistingRuns(context);
   const jobs = shardRuns(spec, cache.manifest.dIn, options.shard);
   if (options.shard) log(`shard ${options.shard.index} of ${options.shard.count} (0-based): ${jobs.length} of ${spec.conditions.length * spec.seeds.length} runs`);
@@ -309,7 +337,7 @@ export async function runSweep(spec: SweepSpec, options: PipelineOptions): Promi
       processes, entry: options.workerEntry ?? sweepWorkerEntry(), log, pollMs, onWait,
       init: {
         spec, outDir: options.outDir, cacheDir: cache.dir, cacheSha256: cache.manifest.contentSha256, receipts, threads: threadsEach,
-        ...(heldOut ? { evaluation: { windows: { seqLen: heldOut.seqLen, nWindows: heldOut.nWindows, tokens: Array.from(heldOut.tokens), mask: Array.from(heldOut.mask), kind: Array.from(heldOut.kind) }, modelSha256: model.sha256 } } : {}),
+        ...(workerEvaluation ? { evaluation: workerEvaluation } : {}),
       },
     });
   } else {
@@ -340,5 +368,4 @@ export async function runSweep(spec: SweepSpec, options: PipelineOptions): Promi
   }
   Object.assign(result, { trained: queue.trained, skipped: queue.skipped, trainedElsewhere: queue.trainedElsewhere });
   log(`runs: ${queue.trained} trained, ${queue.skipped} already complete (manifest and identity verified)${queue.trainedElsewhere ? `, ${queue.trainedElsewhere} trained by other processes meanwhile` : ""}`);
-  return result;
 }

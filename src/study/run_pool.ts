@@ -71,7 +71,9 @@ export interface WorkerInit {
   receipts: Record<string, unknown>;
   threads: number;
   /** Quality metrics: the held-out windows (plain arrays, for the IPC channel) and the model the parent loaded. */
-  evaluation?: { windows: { seqLen: number; nWindows: number; tokens: number[]; mask: number[]; kind: number[] }; modelSha256: string };
+  evaluation?: { windows: { seqLen: number; nWindows: number; tokens: number[]; mask: number[]; kind: number[] }; modelSha256: string }
+    /** A sweep on imported activations: the held-out rows the worker reads from the cache itself (checked by hash). */
+    | { heldOutRows: { hook: string; T: number; sha256: string } };
 }
 
 /** Messages over the IPC channel, parent to worker and back. */

@@ -46,6 +46,12 @@ export interface SweepSpec {
   deadAfterTokens?: number;
   /** Held-out tokens (after the training documents) for each run's quality metrics; 0 skips them. */
   evalTokens: number;
+  /**
+   * Train on this activation cache instead of running the model over the corpus: a cache directory (from `cache`,
+   * `import-acts` or a sweep) or activations to import first (.npy, .safetensors, a folder of shards). The model,
+   * corpus and windowing then come from the cache's manifest (./acts_sweep.ts).
+   */
+  acts?: string;
 }
 
 /** A condition's name, e.g. L6-n128-k8-topk (its directory in a sweep). */
@@ -103,6 +109,7 @@ export const SWEEP_SETTINGS: Record<string, SweepSetting> = {
   "batch-size": { key: "batchSize", type: "int", min: 1, description: "rows per step", shownDefault: "the recipe's (topk 4096, seed-report 64)" },
   lr: { key: "lr", type: "number", above: 0, description: "Adam learning rate", shownDefault: "the recipe's (topk 4e-4, seed-report 1e-3)" },
   "dead-after-tokens": { key: "deadAfterTokens", type: "int", min: 1, description: "topk: a latent is dead for AuxK after this many tokens without firing", shownDefault: "one epoch of the data" },
+  acts: { key: "acts", type: "string", description: "train on an activation cache (from cache, import-acts or a sweep), or on activations to import (.npy, .safetensors, a folder of shards), instead of running the model; quality on an import's held-out rows" },
   "eval-tokens": { key: "evalTokens", type: "int", min: 0, description: "held-out tokens (documents after the training ones) for each run's quality metrics: explained variance, CE-loss and KL scores, dense latents; 0 skips them", shownDefault: String(DEFAULT_SPEC.evalTokens) },
 };
 
@@ -143,7 +150,8 @@ export function validateSpec(spec: SweepSpec): SweepSpec {
   for (const c of spec.conditions) {
     if (c.k > c.features) fail(`k ${c.k} must be at most the dictionary size ${c.features} (condition ${conditionId(c)})`);
   }
-  if (!spec.hookTemplate.includes("{layer}")) fail(`hookTemplate "${spec.hookTemplate}" must contain "{layer}"`);
+  // Imported activations have one hook and no layers: the template is that hook's name (./acts_sweep.ts).
+  if (!spec.hookTemplate.includes("{layer}") && spec.acts === undefined) fail(`hookTemplate "${spec.hookTemplate}" must contain "{layer}"`);
   return spec;
 }
 

@@ -7,6 +7,7 @@ import { loadActivationCache } from "../data/activation_cache.ts";
 import { loadModel } from "../gpt2/loader.ts";
 import { applyThreads } from "./threads.ts";
 import { makeEvaluation, trainRun, trainingContext, type Evaluation, type TrainingContext } from "./training_run.ts";
+import { actsEvaluation } from "./acts_sweep.ts";
 import type { FromWorker, PoolJob, ToWorker, WorkerInit } from "./run_pool.ts";
 
 const parentAtStart = process.ppid;
@@ -31,7 +32,10 @@ async function workerContext(init: WorkerInit): Promise<TrainingContext> {
   const cache = loadActivationCache(init.cacheDir);
   if (cache.manifest.contentSha256 !== init.cacheSha256) throw new Error(`activation cache ${init.cacheDir} changed while the sweep ran; rerun the sweep`);
   let evaluation: Evaluation | undefined;
-  if (init.evaluation) {
+  if (init.evaluation && "heldOutRows" in init.evaluation) {
+    evaluation = actsEvaluation(init.spec, cache) ?? undefined;
+    if (evaluation?.sha256 !== init.evaluation.heldOutRows.sha256) throw new Error(`the held-out rows a training worker read from ${init.cacheDir} are not the sweep's; rerun the sweep`);
+  } else if (init.evaluation) {
     const model = await loadModel({ model: init.spec.model, weightsDir: init.spec.weights });
     if (model.sha256 !== init.evaluation.modelSha256) throw new Error(`the model a training worker loaded (sha256 ${model.sha256.slice(0, 12)}…) is not the sweep's (${init.evaluation.modelSha256.slice(0, 12)}…); rerun the sweep`);
     const w = init.evaluation.windows;

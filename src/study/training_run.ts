@@ -6,7 +6,7 @@
  */
 import { createHash } from "node:crypto";
 import type { GPT2Weights } from "../gpt2/weights.ts";
-import { hookBaseline, saeQuality, type HeldOutWindows, type HookBaseline, type QualityMetrics } from "../sae/quality.ts";
+import { hookBaseline, rowsQuality, saeQuality, type HeldOutWindows, type HookBaseline, type QualityMetrics } from "../sae/quality.ts";
 import type { SAE } from "../sae/sae.ts";
 import { selectTrainingRows, describeRow, KIND_REAL } from "../data/windows.ts";
 import type { ActivationCache } from "../data/activation_cache.ts";
@@ -16,10 +16,15 @@ import { hookFor } from "./spec.ts";
 import { recordFailure, runDir, runIdentityFor, runOne } from "./run_one.ts";
 import type { RecordedIdentity } from "./run_identity.ts";
 
-/** What a run's quality metrics need: the model, the held-out windows, and each hook's baseline (made once). */
+/**
+ * What a run's quality metrics need: the model, the held-out windows, and each hook's baseline (made once) — or,
+ * for imported activations (no model), the held-out rows themselves (CE-loss and KL then unavailable).
+ */
 export interface Evaluation {
-  weights: GPT2Weights;
-  windows: HeldOutWindows;
+  weights?: GPT2Weights;
+  windows?: HeldOutWindows;
+  /** Imported activations: held-out rows [T, d] of the one hook, scored by rowsQuality. */
+  rows?: { hook: string; x: Float32Array; T: number };
   sha256: string;
   baselines: Map<string, HookBaseline>;
 }
@@ -61,18 +66,30 @@ export function makeEvaluation(weights: GPT2Weights, windows: HeldOutWindows): E
   return { weights, windows, sha256: heldOutSha256(windows), baselines: new Map() };
 }
 
+/** Quality metrics from held-out rows of imported activations (sha256 of the rows' bytes, for identities). */
+export function makeRowsEvaluation(hook: string, x: Float32Array, T: number): Evaluation {
+  const sha256 = createHash("sha256").update(`rows:${T};hook:${hook};`).update(new Uint8Array(x.buffer, x.byteOffset, x.byteLength)).digest("hex");
+  return { rows: { hook, x, T }, sha256, baselines: new Map() };
+}
+
 /** A run's quality metrics, with its hook's baseline computed once per process. */
 function evaluatorFor(ctx: TrainingContext, hook: string): ((sae: SAE) => QualityMetrics) | undefined {
   const e = ctx.evaluation;
   if (!e) return undefined;
+  if (e.rows) {
+    const { x, T } = e.rows;
+    if (e.rows.hook !== hook) throw new Error(`held-out rows are of hook ${e.rows.hook}, not ${hook}`);
+    return (sae) => rowsQuality(sae, x, T);
+  }
+  const weights = e.weights!, windows = e.windows!;
   return (sae) => {
     let base = e.baselines.get(hook);
     if (!base) {
-      base = hookBaseline(e.weights, e.windows, hook, ctx.spec.residual);
+      base = hookBaseline(weights, windows, hook, ctx.spec.residual);
       e.baselines.clear(); // one hook's baseline at a time (its clean log-probabilities are vocab × tokens floats)
       e.baselines.set(hook, base);
     }
-    return saeQuality(sae, e.weights, base);
+    return saeQuality(sae, weights, base);
   };
 }
 
@@ -103,7 +120,10 @@ export function trainRun(ctx: TrainingContext, condition: Condition, seed: numbe
     const evaluate = evaluatorFor(ctx, hook);
     runOne(ctx.outDir, {
       spec: ctx.spec, condition, seed, rows, realTokens: ctx.realTokens, threads: ctx.threads, identity, ...(evaluate ? { evaluate } : {}),
-      describeRow: (row) => describeRow(ctx.cache.windows, ctx.trainingRowIds[row]!, ctx.documentIds),
+      // Imported rows have no token ids (−1): their context is their position in the source.
+      describeRow: ctx.cache.manifest.imported
+        ? (row) => ({ documentId: "imported", position: ctx.trainingRowIds[row]!, text: `row ${ctx.trainingRowIds[row]!} of the import` })
+        : (row) => describeRow(ctx.cache.windows, ctx.trainingRowIds[row]!, ctx.documentIds),
       receipts: { ...ctx.receipts, hook, activationsSha256: identity.identity.activations.sha256 },
       onProgress: (done, _total, extra) => onProgress?.(done, extra),
     });

@@ -12,6 +12,7 @@ import { formatStatus, sweepStatus } from "../../study/status.ts";
 import { runSweep } from "../../study/pipeline.ts";
 import { buildStabilityReport, findRuns } from "../../study/stability.ts";
 import { buildForeignStabilityReport, DEFAULT_FOREIGN_ROWS } from "../../study/foreign_saes.ts";
+import { cacheForActs, specForActs } from "../../study/acts_sweep.ts";
 import { qualityRows, renderMarkdown, tableRows } from "../../study/report/render.ts";
 import { writeReport } from "../../study/report/write.ts";
 import { estimatePlan, formatPlan } from "../../study/plan.ts";
@@ -49,7 +50,9 @@ export const sweepCommand: Command = {
   flags: SWEEP_FLAGS,
   async run({ flags }) {
     applyThreads(flags.threads as number | undefined);
-    const spec = specFromFlags(flags);
+    let spec = specFromFlags(flags);
+    // On an activation cache (or activations to import into one): the cache's manifest completes the spec.
+    if (spec.acts !== undefined) spec = specForActs(spec, cacheForActs(spec.acts, flags.cache as string, {}, (line) => console.error(line)));
     const out = (flags.out as string) ?? join("runs", spec.name);
     if (flags.status) {
       const statuses = sweepStatus(spec, out);

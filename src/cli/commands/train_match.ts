@@ -7,6 +7,7 @@ import { applyThreads, threadCount } from "../../study/threads.ts";
 import { loadModel } from "../../gpt2/loader.ts";
 import { loadCorpus } from "../../data/corpus.ts";
 import { buildActivationCache, loadActivationCache } from "../../data/activation_cache.ts";
+import { actsEvaluation, actsReceipts, cacheForActs, specForActs } from "../../study/acts_sweep.ts";
 import { RECIPES, type Recipe } from "../../sae/config.ts";
 import { detectSAEFormat, loadDecoder, loadSAE } from "../../sae/io.ts";
 import { alignDictionaries, MATCH_MODES, type MatchMode } from "../../match/align.ts";
@@ -14,7 +15,7 @@ import { createProgress } from "../progress.ts";
 import { runDir } from "../../study/run_one.ts";
 import { windowsFor } from "../../study/pipeline.ts";
 import { trainingContext, trainRun } from "../../study/training_run.ts";
-import { validateSpec, type SweepSpec } from "../../study/spec.ts";
+import { DEFAULT_SPEC, validateSpec, type SweepSpec } from "../../study/spec.ts";
 import type { FeatureAnalysis } from "../../sae/analysis.ts";
 import { readFileSync, existsSync } from "node:fs";
 
@@ -53,7 +54,9 @@ export const trainCommand: Command = {
   name: "train",
   summary: "Train one SAE on cached activations and write a SAELens-compatible run directory.",
   flags: {
-    acts: { type: "string", description: "activation cache directory (from `cache` or a sweep)" },
+    acts: { type: "string", description: "activation cache directory (from `cache`, `import-acts` or a sweep), or activations to import (.npy, .safetensors, a folder of shards)" },
+    cache: { type: "string", description: "cache root that --acts files are imported into", default: "cache" },
+    "eval-tokens": { type: "int", min: 0, description: "imported activations: held-out rows for the run's quality metrics (explained variance, FVU, …; no CE-loss without the model)", default: 0 },
     hook: { type: "string", description: "which cached hook (default: the only one)" },
     features: { type: "int", min: 1, description: "dictionary size" },
     k: { type: "int", min: 1, description: "active latents per token" },
@@ -70,13 +73,32 @@ export const trainCommand: Command = {
     applyThreads(flags.threads as number | undefined);
     for (const f of ["acts", "features", "k", "out"]) if (flags[f] === undefined) throw new UsageError(`--${f} is required`);
     const recipe = flags.recipe as Recipe;
-    const cache = loadActivationCache(flags.acts as string);
+    const cache = cacheForActs(flags.acts as string, flags.cache as string, {}, (line) => console.error(line));
     const hook = (flags.hook as string | undefined) ?? (cache.manifest.hooks.length === 1 ? cache.manifest.hooks[0]! : undefined);
     if (!hook) throw new UsageError(`the cache holds ${cache.manifest.hooks.join(", ")}; choose one with --hook`);
     if (!cache.manifest.hooks.includes(hook)) throw new UsageError(`--hook ${hook} is not in ${cache.dir}; it holds ${cache.manifest.hooks.join(", ")}`);
-    const layer = Number(/^blocks\.(\d+)\./.exec(hook)?.[1] ?? 0);
+    const layer = cache.manifest.imported ? 0 : Number(/^blocks\.(\d+)\./.exec(hook)?.[1] ?? 0);
     const condition = { layer, features: flags.features as number, k: flags.k as number, recipe };
     const m = cache.manifest;
+    if (m.imported) {
+      // Imported activations: the manifest says what they are; quality, if asked for, on the import's held-out rows.
+      const spec = specForActs({
+        ...DEFAULT_SPEC, name: "train", conditions: [condition], seeds: [flags.seed as number], epochs: flags.epochs as number, evalTokens: flags["eval-tokens"] as number,
+        ...(flags["batch-size"] !== undefined ? { batchSize: flags["batch-size"] as number } : {}), ...(flags.lr !== undefined ? { lr: flags.lr as number } : {}),
+      }, cache);
+      if (flags["include-special"]) throw new UsageError("--include-special: imported activations have no BOS or padding rows");
+      const evaluation = actsEvaluation(spec, cache);
+      const ctx = trainingContext(spec, flags.out as string, cache, actsReceipts(cache), threadCount(), evaluation ?? undefined);
+      const bar = createProgress(`train ${hook}`, spec.epochs * ctx.trainingRowIds.length, "rows");
+      trainRun(ctx, condition, flags.seed as number, (d, extra) => bar.update(d, extra));
+      bar.done();
+      const dir = runDir(flags.out as string, condition, flags.seed as number);
+      const metrics = JSON.parse(readFileSync(join(dir, "metrics.json"), "utf8")) as { fvu: number; l0: number; deadFraction: number; quality?: { explainedVariance: number; fvu: number; tokens: number } };
+      const q = metrics.quality ? `; held-out ${metrics.quality.tokens} rows: EV ${metrics.quality.explainedVariance.toFixed(4)}, FVU ${metrics.quality.fvu.toFixed(4)} (CE-loss unavailable: no model)` : "";
+      console.log(`${dir}: FVU ${metrics.fvu.toFixed(4)}, L0 ${metrics.l0.toFixed(2)}, dead ${(100 * metrics.deadFraction).toFixed(1)}%${q}`);
+      return;
+    }
+    if (flags["eval-tokens"] !== 0) throw new UsageError("--eval-tokens is for imported activations; a cache built from a corpus gets quality metrics from `sweep`, which has the model and corpus");
     const windowing = m.windowing as { mode?: string; maxTokens?: number };
     // The cache says how its rows were made; the flags say how to train on them. Together, a one-run sweep.
     const spec = validateSpec({
