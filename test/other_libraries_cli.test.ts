@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { writeSafetensors } from "../src/gpt2/safetensors.ts";
 import { Rng } from "../src/tensor/rng.ts";
-import { runCli, runCliAsync } from "./helpers/cli.ts";
+import { runCliAsync } from "./helpers/cli.ts";
 import { sparseDictionaryRows } from "./helpers/synthetic.ts";
 import { filesOf, startFakeSAEHub, type FakeSAEHub } from "./helpers/fake_sae_hub.ts";
 
@@ -63,9 +63,9 @@ describe("stability --saes and match on SAEs sae-seeds did not train", () => {
     writeNpy(acts, sparseDictionaryRows(600, D, N, 3, 9), 600, D);
   });
 
-  it("writes a sweep's report for three seeds of a multi-seed release, with live latents and quality from --acts", () => {
+  it("writes a sweep's report for three seeds of a multi-seed release, with live latents and quality from --acts", async () => {
     const out = join(root, "report");
-    const r = runCli(["stability", "--saes", ...seeds, "--hookpoint", "layers.6", "--acts", acts, "--tokens", "400", "--bootstrap", "100", "--null", "10", "--out", out]);
+    const r = await runCliAsync(["stability", "--saes", ...seeds, "--hookpoint", "layers.6", "--acts", acts, "--tokens", "400", "--bootstrap", "100", "--null", "10", "--out", out]);
     expect(r.status, r.stderr).toBe(0);
     const report = JSON.parse(readFileSync(join(out, "report.json"), "utf8"));
     const c = report.conditions[0];
@@ -84,21 +84,21 @@ describe("stability --saes and match on SAEs sae-seeds did not train", () => {
     expect(readFileSync(join(out, "report.md"), "utf8")).toMatch(/3 SAEs \(sparsify topk/);
   });
 
-  it("refuses SAEs of different d_in, and flags that need --saes or --acts, each in one line", () => {
+  it("refuses SAEs of different d_in, and flags that need --saes or --acts, each in one line", async () => {
     const other = join(root, "dl");
     mkdirSync(other, { recursive: true });
-    const bad = runCli(["stability", "--saes", seeds[0]!, join(import.meta.dirname, "fixtures", "other_libraries", "dl_topk"), "--hookpoint", "layers.6", "--out", join(root, "x")]);
+    const bad = await runCliAsync(["stability", "--saes", seeds[0]!, join(import.meta.dirname, "fixtures", "other_libraries", "dl_topk"), "--hookpoint", "layers.6", "--out", join(root, "x")]);
     expect(bad.status).toBe(1);
     expect(bad.stderr.trim().split("\n")).toHaveLength(1);
     expect(bad.stderr).toMatch(/reads d_in 12 but .* reads 16; stability compares SAEs of the same input/);
-    expect(runCli(["stability", "runs/x", "--acts", acts]).stderr).toMatch(/--acts goes with --saes/);
-    expect(runCli(["stability", "--saes", ...seeds, "--tokens", "5", "--out", join(root, "y")]).stderr).toMatch(/--hook, --tokens and --k go with --acts/);
+    expect((await runCliAsync(["stability", "runs/x", "--acts", acts])).stderr).toMatch(/--acts goes with --saes/);
+    expect((await runCliAsync(["stability", "--saes", ...seeds, "--tokens", "5", "--out", join(root, "y")])).stderr).toMatch(/--hook, --tokens and --k go with --acts/);
   });
 
-  it("match A B pairs SAEs of different widths and reports the unmatched side", () => {
+  it("match A B pairs SAEs of different widths and reports the unmatched side", async () => {
     const narrow = join(root, "narrow");
     sparsifySeed(narrow, 1, 20);
-    const r = runCli(["match", join(narrow, "layers.6"), join(seeds[0]!, "layers.6"), "--json"]);
+    const r = await runCliAsync(["match", join(narrow, "layers.6"), join(seeds[0]!, "layers.6"), "--json"]);
     expect(r.status, r.stderr).toBe(0);
     const m = JSON.parse(r.stdout);
     expect(m.summary.n).toBe(20);
@@ -106,22 +106,22 @@ describe("stability --saes and match on SAEs sae-seeds did not train", () => {
     expect(m.unmatched.ids.length).toBe(12);
     expect(m.formats).toEqual(["sparsify", "sparsify"]);
     expect(m.optimality.optimal).toBe(true);
-    const text = runCli(["match", join(narrow, "layers.6"), join(seeds[0]!, "layers.6")]).stdout;
+    const text = (await runCliAsync(["match", join(narrow, "layers.6"), join(seeds[0]!, "layers.6")])).stdout;
     expect(text).toMatch(/unmatched: 12 features of B \(the wider side\) have no partner/);
   });
 });
 
 describe("import-acts and sweep --acts", () => {
-  it("a .npy file trains a sweep, scored on held-out rows (CE-loss unavailable), reported, and reused on a rerun", () => {
+  it("a .npy file trains a sweep, scored on held-out rows (CE-loss unavailable), reported, and reused on a rerun", async () => {
     const npy = join(root, "planted.npy");
     writeNpy(npy, sparseDictionaryRows(1500, D, N, 3, 4), 1500, D);
     const cache = join(root, "cache"), out = join(root, "runs");
-    const imp = runCli(["import-acts", npy, "--model", "EleutherAI/pythia-70m", "--source-hook", "gpt_neox.layers.3", "--tokens", "1500 synthetic rows", "--out", cache, "--json"]);
+    const imp = await runCliAsync(["import-acts", npy, "--model", "EleutherAI/pythia-70m", "--source-hook", "gpt_neox.layers.3", "--tokens", "1500 synthetic rows", "--out", cache, "--json"]);
     expect(imp.status, imp.stderr).toBe(0);
     const summary = JSON.parse(imp.stdout);
     expect(summary).toMatchObject({ rows: 1350, heldOutRows: 150, dIn: 16, description: { model: "EleutherAI/pythia-70m" } });
     const sweep = ["sweep", "--acts", summary.dir, "--cache", cache, "--out", out, "--features", "32", "--k", "3", "--seeds", "1,2", "--epochs", "2", "--batch-size", "100", "--eval-tokens", "100", "--quiet", "--processes", "1"];
-    const first = runCli(sweep);
+    const first = await runCliAsync(sweep);
     expect(first.status, first.stderr).toBe(0);
     expect(first.stderr).toMatch(/quality metrics on 100 held-out rows of the import/);
     const metrics = JSON.parse(readFileSync(join(out, "L0-n32-k3-topk", "seed-1", "metrics.json"), "utf8"));
@@ -131,21 +131,21 @@ describe("import-acts and sweep --acts", () => {
     expect(env).toMatchObject({ modelKind: "imported", importedDescription: { model: "EleutherAI/pythia-70m", hook: "gpt_neox.layers.3" } });
     const cfg = JSON.parse(readFileSync(join(out, "L0-n32-k3-topk", "seed-1", "sae", "cfg.json"), "utf8"));
     expect(cfg.metadata).toMatchObject({ model_name: "EleutherAI/pythia-70m", hook_name: "gpt_neox.layers.3" });
-    const again = runCli(sweep);
+    const again = await runCliAsync(sweep);
     expect(again.stderr).toMatch(/runs: 0 trained, 2 already complete/);
-    const report = runCli(["stability", out, "--bootstrap", "50", "--null", "5"]);
+    const report = await runCliAsync(["stability", out, "--bootstrap", "50", "--null", "5"]);
     expect(report.status, report.stderr).toBe(0);
     expect(report.stdout).toMatch(/quality\s+EV \S+ .*CE-loss score unavailable/);
     // A file given to --acts directly is imported on the fly, into the cache root.
-    const direct = runCli(["sweep", "--acts", npy, "--cache", join(root, "cache2"), "--out", join(root, "runs2"), "--features", "32", "--k", "3", "--seeds", "1", "--epochs", "1", "--batch-size", "100", "--eval-tokens", "0", "--quiet", "--processes", "1"]);
+    const direct = await runCliAsync(["sweep", "--acts", npy, "--cache", join(root, "cache2"), "--out", join(root, "runs2"), "--features", "32", "--k", "3", "--seeds", "1", "--epochs", "1", "--batch-size", "100", "--eval-tokens", "0", "--quiet", "--processes", "1"]);
     expect(direct.status, direct.stderr).toBe(0);
     expect(direct.stderr).toMatch(/imported into/);
   });
 
-  it("refuses --layers on imported activations (one hook, no layers) in one line", () => {
+  it("refuses --layers on imported activations (one hook, no layers) in one line", async () => {
     const npy = join(root, "small.npy");
     writeNpy(npy, sparseDictionaryRows(50, D, N, 3, 2), 50, D);
-    const r = runCli(["sweep", "--acts", npy, "--cache", join(root, "cache3"), "--out", join(root, "runs3"), "--layers", "1,2", "--features", "8", "--k", "2", "--seeds", "1", "--quiet"]);
+    const r = await runCliAsync(["sweep", "--acts", npy, "--cache", join(root, "cache3"), "--out", join(root, "runs3"), "--layers", "1,2", "--features", "8", "--k", "2", "--seeds", "1", "--quiet"]);
     expect(r.status).toBe(2);
     expect(r.stderr).toMatch(/imported activations have one hook \(acts\) and no layers; drop --layers 1,2/);
   });
@@ -177,7 +177,7 @@ describe("download --sae and --saelens-release (loopback hub)", () => {
     const rel = await runCliAsync(["download", "--saelens-release", "test-res-jb", "--sae-id", "blocks.3.hook_resid_pre", "--release-table", table, "--dir", join(root, "rel"), "--hub-url", hub.url]);
     expect(rel.status, rel.stderr).toBe(0);
     expect(rel.stdout).toMatch(/SAE folder: .*blocks\.3\.hook_resid_pre \(jbloom\/test-saes\/blocks\.3\.hook_resid_pre/);
-    const m = runCli(["match", join(root, "rel", "blocks.3.hook_resid_pre"), join(root, "rel", "blocks.3.hook_resid_pre"), "--json"]);
+    const m = await runCliAsync(["match", join(root, "rel", "blocks.3.hook_resid_pre"), join(root, "rel", "blocks.3.hook_resid_pre"), "--json"]);
     expect(JSON.parse(m.stdout).summary.median).toBeCloseTo(1, 6);
     const wrong = await runCliAsync(["download", "--saelens-release", "test-res-jb", "--release-table", table]);
     expect(wrong.stderr).toMatch(/--saelens-release needs --sae-id/);
