@@ -51,21 +51,27 @@ export interface PlanResources {
   processes: number;
   /** Parallel tasks the runs are sharded over (default 1: this machine alone). */
   tasks?: number;
+  /** A sweep on an existing activation cache (spec.acts, resolved): its row width; nothing runs through the model. */
+  cachedDIn?: number;
 }
 
 /** What a sweep will cost: runs, tokens and hours, from throughput measured now on this machine. */
 export async function estimatePlan(spec: SweepSpec, resources: PlanResources = { threads: getThreads(), processes: 1 }): Promise<PlanEstimate> {
-  const d = 768;
-  // Real tokens requested, plus one BOS per window: the rows GPT-2 will see (padding aside).
-  const tokens = spec.maxTokens + Math.ceil(spec.maxTokens / (spec.seqLen - 1));
+  const cached = resources.cachedDIn !== undefined;
+  const d = resources.cachedDIn ?? 768;
+  // Real tokens requested, plus one BOS per window: the rows GPT-2 will see (padding aside). None on a cache.
+  const tokens = cached ? 0 : spec.maxTokens + Math.ceil(spec.maxTokens / (spec.seqLen - 1));
   const gpt2 = GPT2_PRESETS.gpt2!;
-  const blocksNeeded = Math.max(...spec.conditions.map((c) => blocksNeededFor(hookFor(spec, c.layer), gpt2)));
-  const oneBlock = randomGPT2Weights({ ...gpt2, nLayer: 1, vocabSize: 512 }, 0);
-  // 16 windows: enough rows that the matmuls run as efficiently as in the real cache build.
-  const probe = new Int32Array(16 * spec.seqLen).map((_, i) => i % 512);
-  const secondsPerTokenBlock = time(() => forward(oneBlock, probe, 16, spec.seqLen, { hooks: ["blocks.0.hook_resid_post"] }), 1) / probe.length;
+  const blocksNeeded = cached ? 0 : Math.max(...spec.conditions.map((c) => blocksNeededFor(hookFor(spec, c.layer), gpt2)));
+  let secondsPerTokenBlock = 0;
+  if (!cached) {
+    const oneBlock = randomGPT2Weights({ ...gpt2, nLayer: 1, vocabSize: 512 }, 0);
+    // 16 windows: enough rows that the matmuls run as efficiently as in the real cache build.
+    const probe = new Int32Array(16 * spec.seqLen).map((_, i) => i % 512);
+    secondsPerTokenBlock = time(() => forward(oneBlock, probe, 16, spec.seqLen, { hooks: ["blocks.0.hook_resid_post"] }), 1) / probe.length;
+  }
   const cacheSeconds = secondsPerTokenBlock * tokens * blocksNeeded;
-  const trainRows = spec.includeSpecial ? tokens : spec.maxTokens;
+  const trainRows = spec.includeSpecial && !cached ? tokens : spec.maxTokens;
   const runsAtOnce = Math.max(1, Math.min(resources.processes, spec.conditions.length * spec.seeds.length));
   const threadsPerProcess = runsAtOnce > 1 ? Math.max(1, Math.floor(resources.threads / runsAtOnce)) : resources.threads;
   // Time training steps the way the sweep will run them: with each worker's share of the threads.
@@ -119,7 +125,8 @@ export function formatPlan(spec: SweepSpec, e: PlanEstimate): string {
   const lines = [
     `sweep "${spec.name}": ${spec.conditions.length} conditions × ${spec.seeds.length} seeds = ${e.runs} runs`,
     `data: ${spec.corpus}, ${spec.maxTokens} real tokens, seq_len ${spec.seqLen}, ${spec.includeSpecial ? "BOS/padding rows included" : "BOS/padding excluded"}`,
-    `activation cache: ~${e.tokensThroughModel} tokens × ${e.blocksNeeded} blocks ≈ ${duration(e.cacheSeconds)}, ~${(e.cacheBytes / 2 ** 20).toFixed(0)} MiB on disk`,
+    spec.acts !== undefined ? `activation cache: ${spec.acts} (already built; nothing runs through the model)`
+      : `activation cache: ~${e.tokensThroughModel} tokens × ${e.blocksNeeded} blocks ≈ ${duration(e.cacheSeconds)}, ~${(e.cacheBytes / 2 ** 20).toFixed(0)} MiB on disk`,
     `training (estimated from steps timed just now, ${e.processes} run${e.processes > 1 ? "s" : ""} at once with ${e.threadsPerProcess} matmul thread${e.threadsPerProcess > 1 ? "s" : ""} each):`,
     ...e.perCondition.map((c) => `  ${c.id.padEnd(28)} ${c.rowsPerSecond.toFixed(0).padStart(8)} rows/s  ${duration(c.secondsPerRun).padStart(9)} per run`),
     `total ≈ ${duration(e.totalSeconds)} (training ${duration(e.trainWallSeconds)}${e.processes > 1 ? ` wall if runs at once never slowed each other — they share caches and memory bandwidth, so expect more, up to ${duration(e.trainSeconds)}` : ""}). Runs are resumable: rerunning skips finished ones.`,

@@ -81,8 +81,14 @@ export const planCommand: Command = {
   flags: { ...PLAN_BASE_FLAGS, tasks: { type: "int", min: 1, description: "price the sweep sharded over N parallel tasks (each like this machine)", default: 1 } },
   async run({ flags }) {
     applyThreads(flags.threads as number | undefined);
-    const spec = specFromFlags(flags);
-    console.log(formatPlan(spec, await estimatePlan(spec, { threads: threadCount(), processes: processCount(flags.processes as number | undefined), tasks: flags.tasks as number })));
+    let spec = specFromFlags(flags);
+    let cachedDIn: number | undefined;
+    if (spec.acts !== undefined) {
+      const cache = cacheForActs(spec.acts, flags.cache as string, {}, (line) => console.error(line));
+      spec = specForActs(spec, cache);
+      cachedDIn = cache.manifest.dIn;
+    }
+    console.log(formatPlan(spec, await estimatePlan(spec, { threads: threadCount(), processes: processCount(flags.processes as number | undefined), tasks: flags.tasks as number, ...(cachedDIn !== undefined ? { cachedDIn } : {}) })));
   },
 };
 
