@@ -86,6 +86,14 @@ export function qualityRows(report: StabilityReport): QualityRow[] {
   });
 }
 
+/** Per-seed dead fraction and FVU bars; none for what the runs do not have (SAEs given without activations). */
+function perSeedBars(c: ConditionReport): string {
+  const labels = c.runs.map((r) => `s${r.seed}`);
+  const dead = c.runs.map((r) => r.deadFraction), fvu = c.runs.map((r) => r.fvu);
+  return (dead.every(Number.isFinite) ? barSvg(labels, dead, { yLabel: "dead fraction", max: 1, color: "#c74" }) : "")
+    + (fvu.every(Number.isFinite) ? barSvg(labels, fvu, { yLabel: "FVU", color: "#4a7" }) : "");
+}
+
 function conditionLabel(c: ConditionReport): string {
   return c.label ?? `layer ${c.layer}, ${c.features} features, k ${c.k}, ${c.recipe}`;
 }
@@ -196,8 +204,8 @@ function examplesSection(c: ConditionReport): string {
 /** The report as one self-contained HTML page (tables and inline SVG figures). */
 export function renderHtml(report: StabilityReport): string {
   const rows = tableRows(report).map((r) => `<tr><td>${esc(r.condition)}</td><td>${r.mode}</td><td>${r.median}</td><td>${r.medianCi}</td><td>${r.fraction}</td><td>${r.fractionCi}</td><td>${r.pwmcc}</td><td>${r.shared}</td><td>${r.sharedCi}</td><td>${r.nullMedian}</td><td>${r.pValue}</td><td>${r.dead}</td><td>${r.fvu}</td></tr>`).join("");
-  const conditions = report.conditions.map((c) => `<section><h3>Layer ${c.layer} · ${c.features} features · k ${c.k} · ${esc(c.recipe)} <small>(${esc(c.hook)}, seeds ${c.seeds.join(", ")})</small></h3>
-<div class="charts">${barSvg(c.runs.map((r) => `s${r.seed}`), c.runs.map((r) => r.deadFraction), { yLabel: "dead fraction", max: 1, color: "#c74" })}${barSvg(c.runs.map((r) => `s${r.seed}`), c.runs.map((r) => r.fvu), { yLabel: "FVU", color: "#4a7" })}</div>
+  const conditions = report.conditions.map((c) => `<section><h3>${c.label ? esc(c.label) : `Layer ${c.layer} · ${c.features} features · k ${c.k} · ${esc(c.recipe)}`} <small>(${esc(c.hook)}, seeds ${c.seeds.join(", ")})</small></h3>
+<div class="charts">${perSeedBars(c)}</div>
 ${c.modes.map((m) => modeSection(m, report.threshold)).join("")}
 ${examplesSection(c)}</section>`).join("");
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${esc(report.title)}</title>
