@@ -1,8 +1,10 @@
 /**
- * Paulo & Belrose's shared-latent criterion: encoder and decoder matched separately, a latent shared when both give the
- * same partner above the threshold — checked against brute force, on constructed cases, and in the stability statistics.
+ * The shared-latent definitions (shared (P&B), same partner, shared with the same partner) from separate encoder and
+ * decoder matchings — checked against brute force, against scipy following Paulo & Belrose's analysis
+ * (tools/reference/shared_latents_reference.py), on constructed cases, and in the stability statistics.
  */
 import { describe, it, expect } from "vitest";
+import { readFileSync } from "node:fs";
 import fc from "fast-check";
 import { sharedLatents } from "../src/match/shared_latents.ts";
 import { conditionStability } from "../src/match/stats.ts";
@@ -51,14 +53,34 @@ describe("shared latents (Paulo & Belrose)", () => {
       const A: Dictionary = { decoder: decA, encoder: encA, n, d }, B: Dictionary = { decoder: decB, encoder: encB, n, d };
       const got = sharedLatents(A, B, "full", threshold);
       const dm = bruteMatch(decA, decB, n, d), em = bruteMatch(encA, encB, n, d);
-      let expected = 0;
-      for (let i = 0; i < n; i++) if (dm[i] === em[i] && cos(decA, i, decB, dm[i]!, d) > threshold && cos(encA, i, encB, em[i]!, d) > threshold) expected++;
-      expect(got.shared).toBe(expected);
+      let pb = 0, same = 0, both = 0;
+      for (let i = 0; i < n; i++) {
+        const above = cos(decA, i, decB, dm[i]!, d) > threshold && cos(encA, i, encB, em[i]!, d) > threshold;
+        if (above) pb++;
+        if (dm[i] === em[i]) same++;
+        if (above && dm[i] === em[i]) both++;
+      }
+      expect([got.sharedPB, got.samePartner, got.sharedSamePartner]).toEqual([pb, same, both]);
       expect(got.matched).toBe(n);
     }), { numRuns: 150 });
   });
 
-  it("counts a latent as shared only when both matchings pick the same partner above the threshold", () => {
+  it("equals Paulo & Belrose's analysis (scipy linear_sum_assignment on encoder and decoder cosines), square and rectangular", () => {
+    const fixture = JSON.parse(readFileSync(new URL("./fixtures/shared_latents/reference.json", import.meta.url), "utf8")) as {
+      cases: { nA: number; nB: number; d: number; threshold: number; decA: number[]; encA: number[]; decB: number[]; encB: number[]; matched: number; sharedPB: number; samePartner: number; sharedSamePartner: number }[];
+    };
+    for (const c of fixture.cases) {
+      const A: Dictionary = { decoder: Float32Array.from(c.decA), encoder: Float32Array.from(c.encA), n: c.nA, d: c.d };
+      const B: Dictionary = { decoder: Float32Array.from(c.decB), encoder: Float32Array.from(c.encB), n: c.nB, d: c.d };
+      const got = sharedLatents(A, B, "full", c.threshold);
+      expect({ matched: got.matched, sharedPB: got.sharedPB, samePartner: got.samePartner, sharedSamePartner: got.sharedSamePartner })
+        .toEqual({ matched: c.matched, sharedPB: c.sharedPB, samePartner: c.samePartner, sharedSamePartner: c.sharedSamePartner });
+    }
+    // The definitions differ on these cases: P&B's count is not the stricter one.
+    expect(fixture.cases.some((c) => c.sharedPB > c.sharedSamePartner)).toBe(true);
+  });
+
+  it("shared (P&B) ignores which partner; same partner ignores the cosines; the strict count needs both", () => {
     const d = 16, n = 8, rng = Rng.stream(3, "shared-case");
     const dec = gaussian(n, d, rng), enc = gaussian(n, d, rng);
     const encB = enc.slice();
@@ -66,9 +88,16 @@ describe("shared latents (Paulo & Belrose)", () => {
     encB.set(gaussian(3, d, Rng.stream(4, "other")), 0);
     const got = sharedLatents({ decoder: dec, encoder: enc, n, d }, { decoder: dec.slice(), encoder: encB, n, d }, "full", 0.7);
     expect(got.decoderMatch.values.every((v) => v > 0.999)).toBe(true);
-    expect(got.pairs.map((p) => p.a).sort()).toEqual([3, 4, 5, 6, 7]);
-    expect(got.fraction).toBeCloseTo(5 / 8, 12);
-    expect(() => sharedLatents({ decoder: dec, n, d }, { decoder: dec, n, d }, "full")).toThrow(/needs both SAEs' encoders/);
+    const strict = got.latents.filter((l) => l.decoderPartner === l.encoderPartner && l.decoderCosine > 0.7 && l.encoderCosine > 0.7).map((l) => l.a);
+    expect(strict.sort()).toEqual([3, 4, 5, 6, 7]);
+    expect(got.sharedSamePartner).toBe(5);
+    // Swapping two encoders in B: both matchings still find cosine-1 partners, but different ones for latents 3 and 4.
+    const swapped = enc.slice();
+    swapped.set(enc.subarray(3 * d, 4 * d), 4 * d);
+    swapped.set(enc.subarray(4 * d, 5 * d), 3 * d);
+    const s2 = sharedLatents({ decoder: dec, encoder: enc, n, d }, { decoder: dec.slice(), encoder: swapped, n, d }, "full", 0.7);
+    expect([s2.sharedPB, s2.samePartner, s2.sharedSamePartner]).toEqual([8, 6, 6]);
+    expect(() => sharedLatents({ decoder: dec, n, d }, { decoder: dec, n, d }, "full")).toThrow(/need both SAEs' encoders/);
   });
 
   it("enters the stability statistics with a bootstrap interval and a null baseline", () => {
@@ -81,15 +110,22 @@ describe("shared latents (Paulo & Belrose)", () => {
       return { seed, dict: { decoder: jitter(dec, 0.1), encoder: jitter(enc, seed === 4 ? 3 : 0.1), n, d } };
     });
     const s = conditionStability(seeds, { mode: "full", threshold: 0.9, bootstrap: 200, nullDraws: 10, rngSeed: 0, sharedThreshold: 0.7 });
-    expect(s.sharedFraction).not.toBeNull();
+    expect(s.shared).not.toBeNull();
+    const sh = s.shared!;
     // Seeds 1–3 share nearly everything; seed 4's encoders are mostly noise: 3 of the 6 pairs share little.
-    const perPair = s.pairs.map((p) => p.shared!.count / p.shared!.matched);
+    const perPair = s.pairs.map((p) => p.shared!.sharedPB / p.shared!.matched);
     expect(perPair.filter((f) => f > 0.9)).toHaveLength(3);
-    expect(s.sharedFraction!.value).toBeCloseTo(perPair.reduce((a, b) => a + b, 0) / 6, 12);
-    expect(s.sharedFraction!.ci!.lo).toBeLessThan(s.sharedFraction!.value);
-    expect(s.sharedFraction!.nullMean).toBe(0); // random 24-d directions never reach 0.7 on both sides
-    expect(s.sharedFraction!.pValue).toBeCloseTo(1 / 11, 12);
+    expect(sh.sharedPB.value).toBeCloseTo(perPair.reduce((a, b) => a + b, 0) / 6, 12);
+    for (const stat of [sh.sharedPB, sh.samePartner, sh.sharedSamePartner]) {
+      expect(stat.ci!.lo).toBeLessThanOrEqual(stat.value);
+      expect(stat.ci!.hi).toBeGreaterThanOrEqual(stat.value);
+    }
+    expect(sh.sharedPB.nullMean).toBe(0); // random 24-d directions never reach 0.7 on both sides
+    expect(sh.sharedPB.pValue).toBeCloseTo(1 / 11, 12);
+    expect(sh.sharedSamePartner.value).toBeLessThanOrEqual(Math.min(sh.sharedPB.value, sh.samePartner.value));
+    // Random dictionaries pick the same partner in both matchings about as often as chance (1/n each).
+    expect(sh.samePartner.nullMean!).toBeLessThan(0.3);
     const withoutEncoders = conditionStability(seeds.map((x) => ({ seed: x.seed, dict: { decoder: x.dict.decoder, n, d } })), { mode: "full", threshold: 0.9, bootstrap: 10, nullDraws: 2, rngSeed: 0, sharedThreshold: 0.7 });
-    expect(withoutEncoders.sharedFraction).toBeNull();
+    expect(withoutEncoders.shared).toBeNull();
   });
 });

@@ -1,42 +1,66 @@
 /**
- * Paulo & Belrose's criterion for a latent two SAEs share (arXiv 2501.16615): match the encoders and the decoders
- * separately, each one-to-one by the Hungarian algorithm on cosine similarity; a latent of A is *shared* when both
- * matchings give it the same partner in B and both cosines exceed a threshold (0.7 in the paper). Stricter than a
- * decoder-only match: a decoder direction can agree while the encoder — which decides when the latent fires — does not.
+ * Which latents two SAEs share, by the two definitions in circulation, computed from the same two matchings.
  *
- * The shared fraction is the number of shared latents over the number of matched pairs (min(n_A, n_B), or the live
- * counts in live-only mode, the same features the decoder matching uses).
+ * Paulo & Belrose (arXiv 2501.16615; their code, SrGonao/sae_overlap) match the encoders and the decoders of two
+ * SAEs separately, each one-to-one by the Hungarian algorithm on the cosine similarity of unit-normalised rows. Per
+ * latent i of A that gives two partners in B — decoderPartner(i) with cosine dec(i), encoderPartner(i) with cos enc(i):
+ *
+ *   shared (P&B)           dec(i) > τ and enc(i) > τ  — the two partners may differ (their headline "shared" count)
+ *   same partner           decoderPartner(i) = encoderPartner(i)  — reported separately in their code ("aligned")
+ *   shared, same partner   both: the stricter definition sae-seeds used before (one partner, both cosines > τ)
+ *
+ * each as a fraction of the matched latents (min(n_A, n_B), or of the live latents in live-only mode — the latents
+ * both matchings take part in). τ = 0.7 in the paper.
  */
 import { alignDictionaries, type Dictionary, type PairMatch } from "./align.ts";
 import { MatchShapeError } from "./cosine.ts";
 
-export interface SharedLatents {
-  shared: number;
-  /** Matched pairs (the denominator). */
+/** The three counts over one pair of SAEs, out of `matched`. */
+export interface SharedCounts {
+  /** Paulo & Belrose: decoder match and encoder match both above τ (partners may differ). */
+  sharedPB: number;
+  /** The decoder and encoder matchings give the latent the same partner. */
+  samePartner: number;
+  /** Both: same partner, and both cosines above τ. */
+  sharedSamePartner: number;
+  /** The denominator: latents of A that both matchings matched. */
   matched: number;
-  fraction: number;
+}
+
+export interface SharedLatents extends SharedCounts {
+  threshold: number;
   /** Both matchings, for inspection. */
   decoderMatch: PairMatch;
   encoderMatch: PairMatch;
-  /** Original ids in A of the shared latents, with their partners in B. */
-  pairs: { a: number; b: number; decoderCosine: number; encoderCosine: number }[];
+  /** Every latent of A both matchings matched: its two partners and cosines (ids are original feature ids). */
+  latents: { a: number; decoderPartner: number; decoderCosine: number; encoderPartner: number; encoderCosine: number }[];
 }
 
 /** `a.encoder` and `b.encoder` are the encoder directions [n, d], latent-major (row i: latent i's encoder). */
 export function sharedLatents(a: Dictionary, b: Dictionary, mode: "full" | "live-only", threshold = 0.7): SharedLatents {
-  if (!a.encoder || !b.encoder) throw new MatchShapeError("the shared-latent criterion needs both SAEs' encoders; load them with their encoder weights");
+  if (!a.encoder || !b.encoder) throw new MatchShapeError("the shared-latent criteria need both SAEs' encoders; load them with their encoder weights");
   const decoderMatch = alignDictionaries(a, b, mode);
   const encoderMatch = alignDictionaries({ ...a, decoder: a.encoder }, { ...b, decoder: b.encoder }, mode);
-  const encoderPartner = new Map<number, { b: number; value: number }>();
-  for (let t = 0; t < encoderMatch.indexA.length; t++) encoderPartner.set(encoderMatch.indexA[t]!, { b: encoderMatch.indexB[t]!, value: encoderMatch.values[t]! });
-  const pairs: SharedLatents["pairs"] = [];
+  return sharedFromMatches(decoderMatch, encoderMatch, threshold);
+}
+
+/** The three definitions from a decoder matching and an encoder matching of the same two SAEs. */
+export function sharedFromMatches(decoderMatch: PairMatch, encoderMatch: PairMatch, threshold: number): SharedLatents {
+  const encoder = new Map<number, { b: number; value: number }>();
+  for (let t = 0; t < encoderMatch.indexA.length; t++) encoder.set(encoderMatch.indexA[t]!, { b: encoderMatch.indexB[t]!, value: encoderMatch.values[t]! });
+  const latents: SharedLatents["latents"] = [];
+  let sharedPB = 0, samePartner = 0, sharedSamePartner = 0;
   for (let t = 0; t < decoderMatch.indexA.length; t++) {
     const i = decoderMatch.indexA[t]!;
-    const enc = encoderPartner.get(i);
-    if (enc && enc.b === decoderMatch.indexB[t] && decoderMatch.values[t]! > threshold && enc.value > threshold) {
-      pairs.push({ a: i, b: enc.b, decoderCosine: decoderMatch.values[t]!, encoderCosine: enc.value });
-    }
+    const enc = encoder.get(i);
+    if (!enc) continue; // matched by one matching only (rectangular, with different live sets): not in the denominator
+    const dec = { b: decoderMatch.indexB[t]!, value: decoderMatch.values[t]! };
+    const both = dec.value > threshold && enc.value > threshold;
+    const same = dec.b === enc.b;
+    if (both) sharedPB++;
+    if (same) samePartner++;
+    if (both && same) sharedSamePartner++;
+    latents.push({ a: i, decoderPartner: dec.b, decoderCosine: dec.value, encoderPartner: enc.b, encoderCosine: enc.value });
   }
-  const matched = decoderMatch.values.length;
-  return { shared: pairs.length, matched, fraction: matched ? pairs.length / matched : 0, decoderMatch, encoderMatch, pairs };
+  return { sharedPB, samePartner, sharedSamePartner, matched: latents.length, threshold, decoderMatch, encoderMatch, latents };
 }

@@ -85,11 +85,11 @@ function toModeReport(s: ConditionStability, threshold: number): ModeReport {
     median: withUncertainty(s.median),
     fractionAboveThreshold: withUncertainty(s.fractionAboveThreshold),
     pwmcc: withUncertainty(s.pwmcc),
-    sharedFraction: s.sharedFraction ? withUncertainty(s.sharedFraction) : null,
+    sharedFraction: s.shared ? withUncertainty(s.shared.sharedSamePartner) : null,
     pairs: s.pairs.map((p) => ({
       seedA: p.seedA, seedB: p.seedB, n: p.match.values.length, median: p.match.summary.median, mean: p.match.summary.mean,
       fractionAbove: { ...p.match.summary.fractionAbove, [t]: p.match.summary.fractionAbove[t] ?? 0 },
-      ...(p.shared ? { shared: p.shared.count } : {}),
+      ...(p.shared ? { shared: p.shared.sharedSamePartner } : {}),
     })),
     optimalityMaxViolation: s.optimalityMaxViolation,
   };
