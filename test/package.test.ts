@@ -18,6 +18,7 @@ import { createHash } from "node:crypto";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { PROJECT_ROOT, TSX_LOADER } from "./helpers/cli.ts";
+import { RESULTS_VERSION } from "../src/study/run_identity.ts";
 
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
 /** Child processes run asynchronously: a test worker blocked for minutes in spawnSync misses vitest's heartbeats. */
@@ -225,7 +226,7 @@ describe("the packed library", () => {
     expect(JSON.parse(readFileSync(join(cjs, "package.json"), "utf8")).type ?? "commonjs").toBe("commonjs");
     const r = await run(cjs, ["--import", TSX_LOADER, "use.ts"]);
     expect(r.status, r.stderr).toBe(0);
-    expect(lastJson(r.stdout)).toMatchObject({ ...EXPECTED, resultsVersion: 4, miniLayers: miniLayers() });
+    expect(lastJson(r.stdout)).toMatchObject({ ...EXPECTED, resultsVersion: RESULTS_VERSION, miniLayers: miniLayers() });
   });
 
   it("a CommonJS project: plain node require()s every public path and runs a study in two worker processes, bit-identical to one", async () => {
@@ -254,7 +255,7 @@ describe("the packed library", () => {
   it("an ES-module project: a tsx script and a plain-node script import every public path and run", async () => {
     const r = await run(esm, ["--import", TSX_LOADER, "use.ts"]);
     expect(r.status, r.stderr).toBe(0);
-    expect(lastJson(r.stdout)).toMatchObject({ ...EXPECTED, resultsVersion: 4, miniLayers: miniLayers() });
+    expect(lastJson(r.stdout)).toMatchObject({ ...EXPECTED, resultsVersion: RESULTS_VERSION, miniLayers: miniLayers() });
     const plain = await run(esm, ["use.mjs"]);
     expect(plain.status, plain.stderr).toBe(0);
     expect(lastJson(plain.stdout)).toEqual({ product: [7, 10, 15, 22], vocab: 50257, documents: 500, recipes: 7, total: 5, namespaces: EXPECTED.namespaces, oneInstance: true });

@@ -34,7 +34,7 @@ describe("run identity", () => {
     const first = await runSweep(tinySpec("o", weights, { seeds: [1] }), { outDir: out, cacheDir, ...quiet });
     expect(first.trained).toBe(2);
     const sweepJson = readFileSync(join(out, "sweep.json"), "utf8");
-    await expect(runSweep(tinySpec("o", weights, { seeds: [1], epochs: 2 }), { outDir: out, cacheDir, ...quiet })).rejects.toThrow(/already holds 2 finished runs made with other settings \(train\.epochs 3 → 2\); to keep them, give this sweep another --out/);
+    await expect(runSweep(tinySpec("o", weights, { seeds: [1], epochs: 2 }), { outDir: out, cacheDir, ...quiet })).rejects.toThrow(/already holds 2 finished runs made with other settings \(budget\.tokensSeen 1800 → 1200; train\.epochs 3 → 2\); to keep them, give this sweep another --out/);
     await expect(runSweep(tinySpec("o", weights, { seeds: [1], lr: 0.01 }), { outDir: out, cacheDir, ...quiet })).rejects.toThrow(/train\.lr 0\.001 → 0\.01/);
     await expect(runSweep(tinySpec("o", weights, { seeds: [1], includeSpecial: true }), { outDir: out, cacheDir, ...quiet })).rejects.toThrow(/includeSpecial false → true/);
     // Another seed with other settings would mix two experiments in one directory: refused too.
@@ -52,7 +52,7 @@ describe("run identity", () => {
     expect(identity.identity.resultsVersion).toBe(RESULTS_VERSION);
     // Status reads the directories alone and says the same.
     const status = sweepStatus(tinySpec("o", weights, { seeds: [1, 2, 3], epochs: 2 }), out);
-    expect(status.filter((s) => s.state === "other-settings").map((s) => s.detail)).toEqual(Array(4).fill("train.epochs 3 → 2"));
+    expect(status.filter((s) => s.state === "other-settings").map((s) => s.detail)).toEqual(Array(4).fill("budget.tokensSeen 1800 → 1200; train.epochs 3 → 2"));
     expect(status.filter((s) => s.state === "missing")).toHaveLength(2);
   });
 
@@ -117,6 +117,6 @@ describe("run identity", () => {
     const out = join(root, "pinned");
     await runSweep(tinySpec("p", weights, { seeds: [7], conditions: [{ layer: 1, features: 24, k: 4, recipe: "topk" }] }), { outDir: out, cacheDir: join(root, "cache"), ...quiet });
     const weightsHash = sha(join(out, "L1-n24-k4-topk", "seed-7", "sae", "sae_weights.safetensors"));
-    expect({ version: RESULTS_VERSION, weights: weightsHash }).toEqual({ version: 4, weights: "f063ffb050bcc91cdc7856d33a0078b47283938a90042d15b122a2b0a3c31d6f" });
+    expect({ version: RESULTS_VERSION, weights: weightsHash }).toEqual({ version: 5, weights: "f063ffb050bcc91cdc7856d33a0078b47283938a90042d15b122a2b0a3c31d6f" });
   });
 });

@@ -29,7 +29,7 @@ describe("SAE training over the space of shapes", () => {
     await fc.assert(fc.asyncProperty(trainingCase, async (c) => {
       await new Promise((resolve) => setImmediate(resolve));
       checkTrainingCase(c);
-    }), { numRuns: 250, interruptAfterTimeLimit: 60_000 });
+    }), { numRuns: 250, interruptAfterTimeLimit: 40_000 });
   });
 
   // The crash, in miniature: one latent, one row per batch, dead after one token — AuxK's code is filled

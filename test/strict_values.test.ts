@@ -42,7 +42,7 @@ describe("strict values", () => {
     expect(errorOf(() => sweep(["--epochs", "0"]))).toBe('--epochs must be an integer ≥ 1, got "0"');
     expect(errorOf(() => sweep(["--batch-size", "0"]))).toBe('--batch-size must be an integer ≥ 1, got "0"');
     expect(errorOf(() => sweep(["--lr", "0"]))).toBe('--lr must be a finite number > 0, got "0"');
-    expect(errorOf(() => sweep(["--max-tokens", "0"]))).toBe('--max-tokens must be an integer ≥ 1, got "0"');
+    expect(errorOf(() => sweep(["--max-tokens", "0"]))).toBe('--max-tokens must be a list of integers ≥ 1 without repeats (e.g. 1,2,3 or 1-5), got "0"');
     expect(errorOf(() => sweep(["--seeds", "-1"]))).toMatch(/^--seeds must be a list of integers ≥ 0 without repeats .*got "-1"$/);
     expect(errorOf(() => sweep(["--seeds", "1,1"]))).toMatch(/without repeats/);
   });

@@ -101,7 +101,7 @@ describe("sweep spec files", () => {
     expect(() => readSpecFile(write("t.yaml", "seqLen: sixty\n"), DEFAULT_SPEC)).toThrow(/t\.yaml: seqLen must be an integer ≥ 2, got "sixty"/);
     expect(() => readSpecFile(write("l.json", '{"seeds": [1, "2"]}'), DEFAULT_SPEC)).toThrow(/seeds must be a list of integers ≥ 0 without repeats/);
     expect(() => readSpecFile(write("w.yaml", "windowing: sliding\n"), DEFAULT_SPEC)).toThrow(/windowing must be one of standard, faithful, got "sliding"/);
-    expect(() => readSpecFile(write("c.yaml", "conditions:\n- {layer: 0, k: 8}\n"), DEFAULT_SPEC)).toThrow(/\{layer, features, k, recipe\}/);
+    expect(() => readSpecFile(write("c.yaml", "conditions:\n- {layer: 0, k: 8}\n"), DEFAULT_SPEC)).toThrow(/\{layer, features, k, recipe\[, tokens\]\}/);
     expect(() => readSpecFile(join(dir, "missing.yaml"), DEFAULT_SPEC)).toThrow(/ENOENT; check the --config path/);
     expect(() => readSpecFile(write("bad.json", "{"), DEFAULT_SPEC)).toThrow(/is not valid JSON/);
   });

@@ -29,6 +29,7 @@ export function fileCheckpointStore(path: string): CheckpointStore {
         tokensSeen: state.tokensSeen, adamStep: state.optimizer.step, history: state.history, epochSums: state.epochSums,
         buffers: state.buffers, control: state.control, badSteps: state.badSteps,
         ...(state.divergenceYardstick !== undefined ? { divergenceYardstick: state.divergenceYardstick } : {}),
+        ...(state.curve ? { curve: state.curve } : {}),
         extraParams: Object.keys(state.params.extra ?? {}).sort(),
       };
       writeSafetensors(path, tensors, { sae_seeds_training_state: JSON.stringify(meta) });
@@ -40,7 +41,7 @@ export function fileCheckpointStore(path: string): CheckpointStore {
         const raw = file.metadata()["sae_seeds_training_state"];
         if (!raw) throw new Error(`${path} is not a sae-seeds training checkpoint (no sae_seeds_training_state metadata); delete it to start over`);
         const meta = JSON.parse(raw) as Pick<TrainingState, "config" | "inputScale" | "epoch" | "stepInEpoch" | "tokensSeen" | "history" | "epochSums"> & {
-          adamStep: number; buffers?: TrainingState["buffers"]; control?: TrainingState["control"]; badSteps?: number; extraParams?: string[]; divergenceYardstick?: number;
+          adamStep: number; buffers?: TrainingState["buffers"]; control?: TrainingState["control"]; badSteps?: number; extraParams?: string[]; divergenceYardstick?: number; curve?: TrainingState["curve"];
         };
         const { dIn, dSae } = meta.config;
         const params: SAEParams = { dIn, dSae, wEnc: file.readFloat32("param.wEnc"), bEnc: file.readFloat32("param.bEnc"), wDec: file.readFloat32("param.wDec"), bDec: file.readFloat32("param.bDec") };
@@ -58,6 +59,7 @@ export function fileCheckpointStore(path: string): CheckpointStore {
           tokensSeen: meta.tokensSeen, tokensSinceFired: file.readFloat64("tokens_since_fired"), history: meta.history, epochSums: meta.epochSums,
           buffers: meta.buffers ?? {}, control: meta.control ?? initialControl(meta.config), badSteps: meta.badSteps ?? 0,
           ...(typeof meta.divergenceYardstick === "number" ? { divergenceYardstick: meta.divergenceYardstick } : {}),
+          ...(meta.curve ? { curve: meta.curve } : {}),
         };
       } finally {
         file.close();

@@ -73,5 +73,6 @@ export function validateTrainConfig(c: SAETrainConfig): void {
   if (c.sparsityInit === "target-l0" && !penalty) throw new SAEConfigError(`SAE config: sparsityInit target-l0 is for penalty recipes, not ${c.recipe}`);
   if (!(c.gradClipNorm >= 0)) throw new SAEConfigError(`SAE config: gradClipNorm must be ≥ 0 (0 = off), got ${c.gradClipNorm}`);
   if (!Array.isArray(c.matryoshkaWidths)) throw new SAEConfigError("SAE config: matryoshkaWidths must be a list of widths");
+  if (c.trainTokens !== undefined && !(Number.isSafeInteger(c.trainTokens) && c.trainTokens > 0)) throw new SAEConfigError(`SAE config: trainTokens must be a positive integer (or absent), got ${String(c.trainTokens)}`);
   ARCHITECTURES[c.recipe]!.validate?.(c);
 }

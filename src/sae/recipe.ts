@@ -17,6 +17,12 @@ export interface SAETrainConfig {
   k: number;
   seed: number;
   epochs: number;
+  /**
+   * Stop after this many training rows (tokens) in all, part-way through the last epoch if need be — a token budget
+   * that is not a whole number of passes over the rows. Absent: epochs × rows. When given, epochs must be exactly the
+   * passes it needs, ⌈trainTokens / rows⌉.
+   */
+  trainTokens?: number;
   batchSize: number;
   lr: number;
   beta1: number;

@@ -30,6 +30,7 @@ import { DivergedForward } from "./step.ts";
 import { initialControl, coefficientAt, updateControl, type SparsityControlState } from "./sparsity_control.ts";
 import type { RowSource } from "../data/rows.ts";
 import { compareWithReference, type ReferenceCheckOptions } from "./reference_check.ts";
+import { addStep, newCurve, type CurveAccumulator, type CurvePoint } from "./training_curve.ts";
 
 export const DIVERGENCE_FVU = 1e6;
 export const SUSTAINED_FVU = 1000;
@@ -76,6 +77,8 @@ export interface TrainingState {
   badSteps: number;
   /** The divergence yardstick (see the header): set at the first step; absent before it. */
   divergenceYardstick?: number;
+  /** The training curve so far (./training_curve.ts); absent in checkpoints made before it existed. */
+  curve?: CurveAccumulator;
 }
 
 export interface EpochSums {
@@ -127,6 +130,10 @@ export interface TrainOptions {
 export interface TrainResult {
   sae: SAE;
   history: HistoryEntry[];
+  /** At most CURVE_POINTS points of FVU and L0 over the run's steps (./training_curve.ts). */
+  curve: CurvePoint[];
+  /** Optimizer steps taken. */
+  steps: number;
   tokensSeen: number;
   /** False when stopAfterSteps interrupted the run. */
   finished: boolean;
@@ -221,14 +228,21 @@ export function trainSAE(options: TrainOptions): TrainResult {
   state ??= freshState(config, data);
 
   const { dIn, batchSize, epochs } = config;
-  const stepsPerEpoch = Math.ceil(data.rows / batchSize);
+  // The token budget: every row of every epoch, or trainTokens, the last epoch cut short.
+  const totalTokens = config.trainTokens ?? epochs * data.rows;
+  if (config.trainTokens !== undefined && epochs !== Math.ceil(config.trainTokens / data.rows)) {
+    throw new Error(`trainSAE: trainTokens ${config.trainTokens} over ${data.rows} rows needs epochs = ${Math.ceil(config.trainTokens / data.rows)}, the config says ${epochs}`);
+  }
+  const rowsInEpoch = (epoch: number) => Math.min(data.rows, totalTokens - epoch * data.rows);
+  const stepsInEpoch = (epoch: number) => Math.ceil(rowsInEpoch(epoch) / batchSize);
   const ws = new StepWorkspace(config, Math.min(batchSize, data.rows));
   const reference = options.referenceCheck ? { ws: new StepWorkspace(config, Math.min(batchSize, data.rows), "dense", "scalar"), fired: new Uint8Array(config.dSae) } : null;
   const batch = new Float32Array(Math.min(batchSize, data.rows) * dIn);
   const dead = new Uint8Array(config.dSae);
   const fired = new Uint8Array(config.dSae);
-  const totalTokens = epochs * data.rows;
-  const totalSteps = epochs * stepsPerEpoch;
+  let totalSteps = 0;
+  for (let e = 0; e < epochs; e++) totalSteps += stepsInEpoch(e);
+  state.curve ??= newCurve(totalSteps);
   const arch = architectureOf(config.recipe);
   // The data's side of the divergence yardstick (see the header); 1 when every row is the same.
   const variancePerRow = dataVariancePerRow(data, state.inputScale) || 1;
@@ -237,13 +251,14 @@ export function trainSAE(options: TrainOptions): TrainResult {
 
   for (; state.epoch < epochs; state.epoch++, state.stepInEpoch = 0) {
     const order = epochPermutation(config.seed, state.epoch, data.rows);
+    const stepsPerEpoch = stepsInEpoch(state.epoch), epochRows = rowsInEpoch(state.epoch);
     for (; state.stepInEpoch < stepsPerEpoch; ) {
       if (options.stopAfterSteps !== undefined && stepsThisCall >= options.stopAfterSteps) {
         checkpoints?.save(state);
-        return { sae: toSAE(state), history: state.history, tokensSeen: state.tokensSeen, finished: false };
+        return { sae: toSAE(state), history: state.history, curve: state.curve?.points ?? [], steps: state.optimizer.step, tokensSeen: state.tokensSeen, finished: false };
       }
       const start = state.stepInEpoch * batchSize;
-      const rows = Math.min(batchSize, data.rows - start);
+      const rows = Math.min(batchSize, epochRows - start);
       for (let i = 0; i < rows; i++) data.copyRow(order[start + i]!, batch, i * dIn);
       if (state.inputScale !== 1) for (let i = 0; i < rows * dIn; i++) batch[i] *= state.inputScale;
       for (let i = 0; i < rows * dIn; i++) {
@@ -286,6 +301,7 @@ export function trainSAE(options: TrainOptions): TrainResult {
       for (let j = 0; j < config.dSae; j++) state.tokensSinceFired[j] = fired[j] ? 0 : state.tokensSinceFired[j]! + rows;
       state.tokensSeen += rows;
       state.stepInEpoch++;
+      addStep(state.curve, step, rows, stats.fvu, stats.l0);
       stepsThisCall++;
       const s = state.epochSums;
       s.rows += rows; s.loss += stats.loss * rows; s.fvu += stats.fvu * rows; s.mse += stats.mse * rows;
@@ -318,7 +334,7 @@ export function trainSAE(options: TrainOptions): TrainResult {
       checkpoints?.save(next);
     }
   }
-  return { sae: toSAE(state), history: state.history, tokensSeen: state.tokensSeen, finished: true };
+  return { sae: toSAE(state), history: state.history, curve: state.curve?.points ?? [], steps: state.optimizer.step, tokensSeen: state.tokensSeen, finished: true };
 }
 
 function toSAE(state: TrainingState): SAE {
@@ -347,6 +363,7 @@ export function cloneTrainingState(s: TrainingState): TrainingState {
     epochSums: { ...s.epochSums },
     buffers: { ...s.buffers },
     control: { ...s.control },
+    ...(s.curve ? { curve: { ...s.curve, points: s.curve.points.map((p) => ({ ...p })) } } : {}),
   };
 }
 

@@ -25,7 +25,7 @@ import { SettingsError } from "./value_rules.ts";
 import { progressBar, type ProgressBar, type ProgressFactory } from "./progress.ts";
 import { writeJsonAtomic } from "./receipts.ts";
 import type { Condition, SweepSpec } from "./spec.ts";
-import { conditionId, hookFor } from "./spec.ts";
+import { conditionId, conditionTokens, hookFor, runBudget } from "./spec.ts";
 import { CLAIM_FILE, runDir, runState } from "./run_one.ts";
 import { identityDifferences, readIdentity } from "./run_identity.ts";
 import { shardRuns, type RunJob, type Shard } from "./shards.ts";
@@ -86,11 +86,39 @@ export function heldOutWindowsFor(spec: SweepSpec, corpus: Corpus, training: Tok
   return { seqLen: w.seqLen, nWindows: w.nWindows, tokens: w.tokens, mask: w.mask, kind: w.kind };
 }
 
+/**
+ * The documents training may use. All of them, except when a repeated corpus (repeatCorpus) would consume every
+ * document: then the last documents holding spec.evalTokens real tokens are kept back for the held-out metrics.
+ */
+export function trainingDocuments(spec: SweepSpec, corpus: Corpus): Corpus["documents"] {
+  const docs = corpus.documents;
+  if (!spec.repeatCorpus || spec.evalTokens === 0) return docs;
+  // The fewest tail documents that hold evalTokens real tokens (found by doubling, then halving).
+  const enough = (tail: number) => makeWindows(docs.slice(docs.length - tail), { seqLen: spec.seqLen, maxTokens: spec.evalTokens }).realTokens >= spec.evalTokens;
+  let hi = 1;
+  while (hi < docs.length && !enough(hi)) hi = Math.min(docs.length, 2 * hi);
+  if (!enough(hi) || hi >= docs.length) throw new SettingsError(`corpus ${corpus.name} is too short to keep ${spec.evalTokens} held-out tokens back and still train on some: lower --eval-tokens or use a larger corpus`);
+  let lo = 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (enough(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return docs.slice(0, docs.length - hi);
+}
+
+/** What determines the sweep's windows (part of the cache key): with a repeated corpus, also the documents it trains on. */
+export function cacheWindowing(spec: SweepSpec, corpus: Corpus): Record<string, unknown> {
+  const base = { mode: spec.windowing, seqLen: spec.seqLen, maxTokens: spec.maxTokens };
+  return spec.repeatCorpus ? { ...base, trainingDocuments: trainingDocuments(spec, corpus).length } : base;
+}
+
 /** The sweep's token windows: the study's faithful ones (one truncated, padded window per document) or standard ones. */
 export function windowsFor(spec: SweepSpec, corpus: Corpus): TokenWindows {
+  const documents = trainingDocuments(spec, corpus);
   return spec.windowing === "faithful"
-    ? faithfulSeedStudyWindows(corpus.documents, { seqLen: spec.seqLen, maxTokens: spec.maxTokens })
-    : makeWindows(corpus.documents, { seqLen: spec.seqLen, maxTokens: spec.maxTokens });
+    ? faithfulSeedStudyWindows(documents, { seqLen: spec.seqLen, maxTokens: spec.maxTokens })
+    : makeWindows(documents, { seqLen: spec.seqLen, maxTokens: spec.maxTokens });
 }
 
 function bar(options: PipelineOptions, label: string, total: number, unit: string): ProgressBar {
@@ -128,9 +156,20 @@ export function checkCorpusYield(spec: SweepSpec, corpus: Corpus, windows: Token
     if (windows.documentsUsed < wanted) {
       throw new SettingsError(`corpus ${corpus.name} has ${windows.documentsUsed} documents, fewer than the ${wanted} windows of ${spec.seqLen} that --max-tokens ${spec.maxTokens} asks for; lower --max-tokens or use a larger corpus`);
     }
-  } else if (windows.realTokens < spec.maxTokens) {
-    throw new SettingsError(`corpus ${corpus.name} yields ${windows.realTokens} tokens, fewer than --max-tokens ${spec.maxTokens}; lower --max-tokens or use a larger corpus`);
+  } else if (windows.realTokens < spec.maxTokens && !spec.repeatCorpus) {
+    throw new SettingsError(`corpus ${corpus.name} yields ${windows.realTokens} tokens, fewer than --max-tokens ${spec.maxTokens}; lower --max-tokens, use a larger corpus, or give --repeat-corpus to train on it more than once`);
   }
+  if (spec.repeatCorpus && spec.includeSpecial) throw new SettingsError(`sweep "${spec.name}": --repeat-corpus counts real tokens and cannot be combined with --include-special`);
+}
+
+/** One line per condition whose tokens per pass exceed what the corpus yields: how many passes it makes instead. */
+export function describeRepetition(spec: SweepSpec, realTokens: number): string[] {
+  const out: string[] = [];
+  for (const c of spec.conditions) {
+    const b = runBudget(spec, c, realTokens);
+    if (b.rows < conditionTokens(spec, c)) out.push(`${conditionId(c)}: ${conditionTokens(spec, c)} tokens per pass asked, the corpus yields ${realTokens}: it is repeated, ${(b.tokensSeen / b.rows).toFixed(2)} passes (${b.tokensSeen} tokens seen)`);
+  }
+  return out;
 }
 
 /** Every finished run directory under a sweep directory, with the (condition, seed) its spec.json names. */
@@ -277,7 +316,7 @@ export async function runSweep(spec: SweepSpec, options: PipelineOptions): Promi
   const cacheBar = bar(options, "activations", windows.nWindows * spec.seqLen, "tok");
   const cache = buildActivationCache(options.cacheDir, {
     model, corpus: { name: corpus.name, sha256: corpus.sha256, documents: corpus.documents.length, documentIds: corpus.documents.map((d) => d.id) }, windows,
-    windowing: { mode: spec.windowing, seqLen: spec.seqLen, maxTokens: spec.maxTokens }, hooks, residual: spec.residual,
+    windowing: cacheWindowing(spec, corpus), hooks, residual: spec.residual,
     onProgress: (done, total) => cacheBar.update(done, `of ${total}`),
   }, { log });
   cacheBar.done(`cache ${cache.dir}`);
@@ -291,6 +330,7 @@ export async function runSweep(spec: SweepSpec, options: PipelineOptions): Promi
   if (options.cacheOnly) return result;
   if (heldOut) log(`quality metrics on ${spec.evalTokens} held-out tokens (${heldOut.nWindows} windows of documents after the training ones)`);
   log(`training rows: ${context.trainingRowIds.length} (${context.realTokens} real tokens${spec.includeSpecial ? `, ${context.trainingRowIds.length - context.realTokens} BOS/padding rows included as the seed study did` : ", BOS and padding excluded"})`);
+  for (const line of describeRepetition(spec, context.realTokens)) log(line);
   const workerEvaluation = heldOut ? { windows: { seqLen: heldOut.seqLen, nWindows: heldOut.nWindows, tokens: Array.from(heldOut.tokens), mask: Array.from(heldOut.mask), kind: Array.from(heldOut.kind) }, modelSha256: model.sha256 } : undefined;
   await trainSweepRuns(spec, options, context, receipts, workerEvaluation, log, result);
   return result;
@@ -351,7 +391,7 @@ async function trainSweepRuns(spec: SweepSpec, options: PipelineOptions, context
       }
       const { job, claim } = next;
       const label = `${conditionId(job.condition)} seed ${job.seed}`;
-      const progress = bar(options, label, spec.epochs * context.trainingRowIds.length, "rows");
+      const progress = bar(options, label, runBudget(spec, job.condition, context.realTokens).tokensSeen, "rows");
       try {
         trainRun(context, job.condition, job.seed, (d, extra) => {
           claim.heartbeat();

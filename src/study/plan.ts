@@ -9,7 +9,7 @@ import { trainConfigFor } from "./run_one.ts";
 import { lossAndGradients, applyUpdate, OptimizerState, StepWorkspace } from "../sae/train_step.ts";
 import { Rng } from "../tensor/rng.ts";
 import type { SweepSpec } from "./spec.ts";
-import { conditionId, hookFor } from "./spec.ts";
+import { conditionId, conditionTokens, hookFor, runBudget } from "./spec.ts";
 import { shardRuns } from "./shards.ts";
 import { blocksNeededFor } from "../gpt2/hooks.ts";
 import { GPT2_PRESETS } from "../gpt2/config.ts";
@@ -81,8 +81,9 @@ export async function estimatePlan(spec: SweepSpec, resources: PlanResources = {
   try {
     perCondition = spec.conditions.map((c) => {
       // The run's own configuration and initialisation (penalty recipes start at their target L0, not dense).
-      const cfg = trainConfigFor(spec, c, 0, trainRows, d);
-      const batch = Math.min(cfg.batchSize, trainRows);
+      const rows = Math.min(trainRows, conditionTokens(spec, c));
+      const cfg = trainConfigFor(spec, c, 0, rows, d);
+      const batch = Math.min(cfg.batchSize, rows);
       const probeRows = Math.min(batch, 1024);
       const x = Rng.stream(0, "plan").fillNormal(new Float32Array(probeRows * d)) as Float32Array;
       const p = initialiseParams(cfg, x, probeRows);
@@ -93,7 +94,8 @@ export async function estimatePlan(spec: SweepSpec, resources: PlanResources = {
       const perUpdate = time(() => applyUpdate(p, cfg, ws, opt), 1);
       const secondsPerStep = (perProbe * batch) / probeRows + perUpdate;
       const rowsPerSecond = batch / secondsPerStep;
-      const rowEpochsPerRun = trainRows * spec.epochs;
+      // Tokens seen (a token axis prices each condition by its own budget; a repeated corpus by its passes).
+      const rowEpochsPerRun = runBudget(spec, c, rows).tokensSeen;
       return { id: conditionId(c), rowsPerSecond, rowEpochsPerRun, secondsPerRun: rowEpochsPerRun / rowsPerSecond };
     });
   } finally {

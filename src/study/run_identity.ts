@@ -24,8 +24,11 @@ import type { ResidualConvention } from "../gpt2/model.ts";
  *      "memory access out of bounds"); and buffers allocated after the process's first matmul were not recognised
  *      as WebAssembly memory, so a process's first SAE took the scalar loops where later ones took the kernels.
  *      Runs that met neither are unchanged (the pinned run below is one), but a finished run cannot tell which.
+ *   5  the findings (issue 21): every run records its training curve (training_curve.json), its convergence
+ *      (metrics.json) and its latents' held-out firing frequencies (heldout_frequency.json), which reports need; the
+ *      identity records the run's token budget. The weights are those of version 4 (the pinned hash is unchanged).
  */
-export const RESULTS_VERSION = 4;
+export const RESULTS_VERSION = 5;
 
 export const IDENTITY_FILE = "identity.json";
 
@@ -34,6 +37,11 @@ export interface RunIdentity {
   model: { sha256: string };
   corpus: { sha256: string };
   windowing: { mode: string; seqLen: number; maxTokens: number };
+  /**
+   * The run's token budget: real tokens per pass asked for (its own on a token axis), the real tokens its rows hold
+   * (fewer when the corpus is short and repeated), and the tokens seen in all.
+   */
+  budget: { tokensPerPass: number; realTokens: number; tokensSeen: number };
   includeSpecial: boolean;
   residual: ResidualConvention;
   hook: string;

@@ -16,13 +16,14 @@ import { analyseFeatures, type RowContext } from "../sae/analysis.ts";
 import { saveSAELens } from "../sae/io.ts";
 import type { SAE } from "../sae/sae.ts";
 import type { QualityMetrics } from "../sae/quality.ts";
+import { convergenceOf, type Convergence } from "../sae/training_curve.ts";
 import { fileCheckpointStore } from "../sae/checkpoint.ts";
 import type { RowSource } from "../data/rows.ts";
 import { matmulKernelName } from "../tensor/matmul.ts";
 import { environmentRecord, verifyManifest, writeJsonAtomic, writeManifest } from "./receipts.ts";
 import { IDENTITY_FILE, identityDifferences, identityHash, readIdentity, RESULTS_VERSION, type RecordedIdentity, type RunIdentity } from "./run_identity.ts";
 import type { Condition, SweepSpec } from "./spec.ts";
-import { conditionId, hookFor } from "./spec.ts";
+import { conditionId, conditionTokens, hookFor, runBudget } from "./spec.ts";
 
 export const CHECKPOINT_FILE = "training-state.safetensors";
 /** Held by the process training the run (see file_lock.ts); not part of the result. */
@@ -44,11 +45,26 @@ export interface RunInputs {
   threads: number;
   /** What determines the result (see run_identity.ts): recorded in identity.json and checked before skipping. */
   identity: RecordedIdentity;
-  /** The trained SAE's quality on held-out tokens (sae/quality.ts), when the sweep computes it. */
-  evaluate?: (sae: SAE) => QualityMetrics;
+  /** The trained SAE's quality and latent frequencies on held-out tokens, when the sweep computes them. */
+  evaluate?: (sae: SAE) => HeldOutEvaluation;
   /** Called after every training step. */
   onProgress?: (done: number, total: number, extra: string) => void;
 }
+
+/** What a run measures on held-out tokens: its quality (sae/quality.ts) and each latent's firing frequency there. */
+export interface HeldOutEvaluation {
+  quality: QualityMetrics;
+  frequency: Float64Array;
+}
+
+/** Each latent's held-out firing frequency (fraction of held-out real tokens), as HELD_OUT_FREQUENCY_FILE holds it. */
+export interface HeldOutFrequencyFile {
+  tokens: number;
+  frequency: number[];
+}
+
+export const HELD_OUT_FREQUENCY_FILE = "heldout_frequency.json";
+export const TRAINING_CURVE_FILE = "training_curve.json";
 
 export interface RunMetrics {
   condition: string;
@@ -61,7 +77,11 @@ export interface RunMetrics {
   trainingRows: number;
   realTokens: number;
   tokensSeen: number;
+  /** Passes over the training rows: tokensSeen / trainingRows (absent in runs made before it was recorded, and for SAEs not trained here). */
+  passes?: number;
   seconds: number;
+  /** Optimizer steps, the end of the training curve, and whether the run passed the convergence rule (sae/training_curve.ts). */
+  convergence?: Convergence;
   /** On held-out tokens (absent when the sweep's evalTokens is 0). */
   quality?: QualityMetrics;
 }
@@ -71,11 +91,16 @@ export function runDir(root: string, condition: Condition, seed: number): string
   return join(root, conditionId(condition), `seed-${seed}`);
 }
 
-/** The resolved training config of one run (the recipe's defaults, the spec's overrides, AuxK's dead-after from the data). */
-export function trainConfigFor(spec: SweepSpec, condition: Condition, seed: number, rows: number, dIn: number): SAETrainConfig {
+/**
+ * The resolved training config of one run (the recipe's defaults, the spec's overrides, AuxK's dead-after from the
+ * data) over `rows` distinct rows; `realTokens` of them real (the token budget, runBudget, counts real tokens).
+ */
+export function trainConfigFor(spec: SweepSpec, condition: Condition, seed: number, rows: number, dIn: number, realTokens = rows): SAETrainConfig {
   const dims = { dIn, dSae: condition.features, k: condition.k, seed };
+  const budget = runBudget(spec, condition, realTokens);
   const overrides = {
-    epochs: spec.epochs,
+    epochs: budget.epochs,
+    ...(budget.trainTokens !== undefined ? { trainTokens: budget.trainTokens } : {}),
     ...(spec.batchSize !== undefined ? { batchSize: spec.batchSize } : {}),
     ...(spec.lr !== undefined ? { lr: spec.lr } : {}),
   };
@@ -108,8 +133,10 @@ export interface IdentityInputs {
   corpusSha256: string;
   /** ActivationCache.hookSha256(hook): the rows the run reads. */
   activationsSha256: string;
-  /** Training rows and their width (the resolved config depends on them). */
+  /** Training rows (this run's: its prefix on a token axis), the real tokens among them, and their width. */
   rows: number;
+  /** Real tokens among the rows (default: rows, i.e. BOS and padding excluded). */
+  realTokens?: number;
   dIn: number;
   /** sha256 of the held-out windows the quality metrics use (null when spec.evalTokens is 0). */
   heldOutSha256: string | null;
@@ -122,13 +149,14 @@ export function runIdentityFor(spec: SweepSpec, condition: Condition, seed: numb
     model: { sha256: inputs.modelSha256 },
     corpus: { sha256: inputs.corpusSha256 },
     windowing: { mode: spec.windowing, seqLen: spec.seqLen, maxTokens: spec.maxTokens },
+    budget: { tokensPerPass: conditionTokens(spec, condition), realTokens: inputs.realTokens ?? inputs.rows, tokensSeen: runBudget(spec, condition, inputs.realTokens ?? inputs.rows).tokensSeen },
     includeSpecial: spec.includeSpecial,
     residual: spec.residual,
     hook: hookFor(spec, condition.layer),
     activations: { sha256: inputs.activationsSha256 },
     rows: inputs.rows,
     evaluation: { tokens: spec.evalTokens, windowsSha256: inputs.heldOutSha256 },
-    train: trainConfigFor(spec, condition, seed, inputs.rows, inputs.dIn),
+    train: trainConfigFor(spec, condition, seed, inputs.rows, inputs.dIn, inputs.realTokens ?? inputs.rows),
   };
   return { identity, sha256: identityHash(identity) };
 }
@@ -182,11 +210,13 @@ function trainAndRecord(dir: string, inputs: RunInputs): void {
   const seconds = (performance.now() - start) / 1000;
   const analysis = analyseFeatures(result.sae, rows, { describe: inputs.describeRow, topN: 5 });
   const final: HistoryEntry = result.history.at(-1)!;
+  const heldOut = inputs.evaluate?.(result.sae);
   const metrics: RunMetrics = {
     condition: conditionId(condition), seed, fvu: final.fvu, mse: final.mse, l0: final.l0,
     deadFraction: analysis.deadFraction, deadCount: analysis.deadCount, trainingRows: rows.rows,
-    realTokens: inputs.realTokens, tokensSeen: result.tokensSeen, seconds,
-    ...(inputs.evaluate ? { quality: inputs.evaluate(result.sae) } : {}),
+    realTokens: inputs.realTokens, tokensSeen: result.tokensSeen, passes: result.tokensSeen / rows.rows, seconds,
+    convergence: convergenceOf(result.curve, result.steps),
+    ...(heldOut ? { quality: heldOut.quality } : {}),
   };
   saveSAELens(join(dir, "sae"), result.sae, {
     hookName: hook, modelName: spec.model, contextSize: spec.seqLen, datasetPath: spec.corpus, prependBos: true,
@@ -195,6 +225,11 @@ function trainAndRecord(dir: string, inputs: RunInputs): void {
   });
   writeJsonAtomic(join(dir, "spec.json"), { sweep: spec.name, condition, seed, hook, config, spec });
   writeJsonAtomic(join(dir, "history.json"), result.history);
+  writeJsonAtomic(join(dir, TRAINING_CURVE_FILE), { steps: result.steps, points: result.curve });
+  if (heldOut) {
+    const file: HeldOutFrequencyFile = { tokens: heldOut.quality.tokens, frequency: Array.from(heldOut.frequency, (f) => Number(f.toPrecision(6))) };
+    writeJsonAtomic(join(dir, HELD_OUT_FREQUENCY_FILE), file);
+  }
   writeJsonAtomic(join(dir, "metrics.json"), metrics);
   writeJsonAtomic(join(dir, "feature_analysis.json"), analysis);
   writeJsonAtomic(join(dir, "environment.json"), environmentRecord({ seed, ...inputs.receipts }, { threads: inputs.threads, matmulKernel: matmulKernelName() }));

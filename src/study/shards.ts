@@ -9,6 +9,7 @@
  */
 import { SettingsError } from "./value_rules.ts";
 import type { Condition, SweepSpec } from "./spec.ts";
+import { conditionTokens } from "./spec.ts";
 
 export interface Shard {
   /** 0-based. */
@@ -31,7 +32,7 @@ export function allRuns(spec: SweepSpec): RunJob[] {
  * each, plus the decoder's k active rows three times), times rows and epochs. The same model `plan` prices in seconds.
  */
 export function runCost(spec: SweepSpec, condition: Condition, dIn: number): number {
-  return spec.epochs * spec.maxTokens * dIn * (3 * condition.features + 3 * condition.k);
+  return spec.epochs * conditionTokens(spec, condition) * dIn * (3 * condition.features + 3 * condition.k);
 }
 
 /** The shard of every run in allRuns(spec) order. */

@@ -22,6 +22,11 @@ export interface Condition {
   features: number;
   k: number;
   recipe: Recipe;
+  /**
+   * The token axis: this condition's tokens per pass (its first `tokens` real tokens of the cache; with
+   * repeatCorpus, beyond the corpus, the corpus repeated — see runBudget). Absent: the sweep's maxTokens.
+   */
+  tokens?: number;
 }
 
 export interface SweepSpec {
@@ -33,7 +38,13 @@ export interface SweepSpec {
   /** "standard" windows (BOS per window, documents continue across windows) or the seed study's "faithful" ones. */
   windowing: "standard" | "faithful";
   seqLen: number;
+  /** Real tokens the cache holds (the largest of the token axis, when there is one). */
   maxTokens: number;
+  /**
+   * Allow tokens per pass beyond what the corpus yields: the surplus becomes extra passes over it (a fraction of a
+   * pass where it is not a whole number). Off: a corpus shorter than asked is an error.
+   */
+  repeatCorpus?: boolean;
   includeSpecial: boolean;
   residual: ResidualConvention;
   hookTemplate: string;
@@ -54,9 +65,37 @@ export interface SweepSpec {
   acts?: string;
 }
 
-/** A condition's name, e.g. L6-n128-k8-topk (its directory in a sweep). */
+/** A condition's name, e.g. L6-n128-k8-topk, or L6-n128-k8-topk-t20000 on a token axis (its directory in a sweep). */
 export function conditionId(c: Condition): string {
-  return `L${c.layer}-n${c.features}-k${c.k}-${c.recipe}`;
+  return `L${c.layer}-n${c.features}-k${c.k}-${c.recipe}${c.tokens !== undefined ? `-t${c.tokens}` : ""}`;
+}
+
+/** A condition's tokens per pass: its own on a token axis, else the sweep's. */
+export function conditionTokens(spec: SweepSpec, c: Condition): number {
+  return c.tokens ?? spec.maxTokens;
+}
+
+/**
+ * How a run spends its tokens: `rows` distinct training rows (its tokens per pass, or all the corpus yields when that
+ * is fewer and repeatCorpus allows it), seen `tokensSeen` = tokens per pass × epochs times in all — whole passes, or
+ * with a last partial one (`trainTokens`) when the corpus was repeated to reach the budget.
+ */
+export interface RunBudget {
+  rows: number;
+  tokensSeen: number;
+  epochs: number;
+  /** Present when tokensSeen is not a whole number of passes over `rows` (the trainer stops part-way). */
+  trainTokens?: number;
+}
+
+/** The budget of a run that may read up to `availableRows` rows (see RunBudget). */
+export function runBudget(spec: SweepSpec, c: Condition, availableRows: number): RunBudget {
+  const perPass = conditionTokens(spec, c);
+  const rows = Math.min(perPass, availableRows);
+  const tokensSeen = perPass * spec.epochs;
+  if (rows === perPass) return { rows, tokensSeen, epochs: spec.epochs };
+  const epochs = Math.ceil(tokensSeen / rows);
+  return { rows, tokensSeen, epochs, ...(epochs * rows !== tokensSeen ? { trainTokens: tokensSeen } : {}) };
 }
 
 /** The hook a sweep reads at a layer (its hook template with {layer} filled in). */
@@ -64,10 +103,19 @@ export function hookFor(spec: SweepSpec, layer: number): string {
   return spec.hookTemplate.replace("{layer}", String(layer));
 }
 
-/** Every combination of the given axes. */
-export function gridConditions(layers: number[], features: number[], ks: number[], recipes: Recipe[]): Condition[] {
+/** Every combination of the given axes (tokens: the token axis, when there is one). */
+export function gridConditions(layers: number[], features: number[], ks: number[], recipes: Recipe[], tokens?: number[]): Condition[] {
   const out: Condition[] = [];
-  for (const recipe of recipes) for (const layer of layers) for (const f of features) for (const k of ks) out.push({ layer, features: f, k, recipe });
+  for (const recipe of recipes) {
+    for (const layer of layers) {
+      for (const f of features) {
+        for (const k of ks) {
+          if (tokens && tokens.length > 1) for (const t of tokens) out.push({ layer, features: f, k, recipe, tokens: t });
+          else out.push({ layer, features: f, k, recipe });
+        }
+      }
+    }
+  }
   return out;
 }
 
@@ -77,7 +125,10 @@ export const DEFAULT_SPEC: SweepSpec = {
   seeds: [1, 2, 3, 4, 5], epochs: 8, evalTokens: 1024,
 };
 
-/** The grid's axes: given as flags or spec-file keys, they replace that axis of the conditions. */
+/**
+ * The grid's axes: given as flags or spec-file keys, they replace that axis of the conditions. maxTokens is an axis
+ * when it is given more than one value (then the cache holds the largest, and each condition its own prefix of it).
+ */
 export type Axis = "layers" | "features" | "k" | "recipes";
 /** A sweep setting's spec-file key: a SweepSpec field (except the conditions themselves) or a grid axis. */
 export type SettingKey = Exclude<keyof SweepSpec, "conditions"> | Axis;
@@ -96,7 +147,8 @@ export const SWEEP_SETTINGS: Record<string, SweepSetting> = {
   corpus: { key: "corpus", type: "string", description: "brown, a .jsonl file with a text field, or a text file (one document per line)", shownDefault: DEFAULT_SPEC.corpus },
   windowing: { key: "windowing", type: "string", choices: ["standard", "faithful"], description: "standard windows, or the seed study's (one truncated, padded window per document)", shownDefault: DEFAULT_SPEC.windowing },
   "seq-len": { key: "seqLen", type: "int", min: 2, description: "tokens per window, BOS included", shownDefault: String(DEFAULT_SPEC.seqLen) },
-  "max-tokens": { key: "maxTokens", type: "int", min: 1, description: "real tokens to use (faithful windowing: positions, padding included, as the study counted)", shownDefault: String(DEFAULT_SPEC.maxTokens) },
+  "max-tokens": { key: "maxTokens", type: "ints", min: 1, unique: true, description: "real tokens per pass (faithful windowing: positions, padding included, as the study counted); several values, e.g. 2000,20000,200000, make a token axis: a condition per value, each training on that many of the corpus's first tokens", shownDefault: String(DEFAULT_SPEC.maxTokens) },
+  "repeat-corpus": { key: "repeatCorpus", type: "boolean", description: "allow --max-tokens beyond what the corpus yields: the surplus becomes further passes over it (stated in every report)" },
   "include-special": { key: "includeSpecial", type: "boolean", description: "train on BOS and padding rows too (the seed study's accident)" },
   residual: { key: "residual", type: "string", choices: ["centered", "raw"], description: "centered (TransformerLens convention) or raw (Hugging Face hidden states)", shownDefault: DEFAULT_SPEC.residual },
   "hook-template": { key: "hookTemplate", type: "string", description: "hook name with {layer}", shownDefault: DEFAULT_SPEC.hookTemplate },
@@ -120,13 +172,18 @@ const AXES: readonly string[] = ["layers", "features", "k", "recipes"];
 function applySettings(spec: SweepSpec, values: Partial<Record<SettingKey, unknown>>): SweepSpec {
   const out: SweepSpec = { ...spec };
   const axis = <T>(key: Axis, current: T[]): T[] => (values[key] !== undefined ? (values[key] as T[]) : [...new Set(current)]);
-  if (AXES.some((a) => values[a as Axis] !== undefined)) {
+  // maxTokens: one value sets the tokens per pass; several make the token axis (and the cache holds the largest).
+  const tokenValues = values.maxTokens === undefined ? undefined : (Array.isArray(values.maxTokens) ? values.maxTokens as number[] : [values.maxTokens as number]);
+  const currentTokens = [...new Set(spec.conditions.flatMap((c) => (c.tokens !== undefined ? [c.tokens] : [])))];
+  if (AXES.some((a) => values[a as Axis] !== undefined) || tokenValues !== undefined) {
     out.conditions = gridConditions(
       axis("layers", spec.conditions.map((c) => c.layer)), axis("features", spec.conditions.map((c) => c.features)),
       axis("k", spec.conditions.map((c) => c.k)), axis<Recipe>("recipes", spec.conditions.map((c) => c.recipe)),
+      tokenValues ?? currentTokens,
     );
   }
-  for (const [key, value] of Object.entries(values)) if (value !== undefined && !AXES.includes(key)) (out as unknown as Record<string, unknown>)[key] = value;
+  for (const [key, value] of Object.entries(values)) if (value !== undefined && !AXES.includes(key) && key !== "maxTokens") (out as unknown as Record<string, unknown>)[key] = value;
+  if (tokenValues !== undefined) out.maxTokens = Math.max(...tokenValues);
   return out;
 }
 
@@ -152,6 +209,9 @@ export function validateSpec(spec: SweepSpec): SweepSpec {
   }
   // Imported activations have one hook and no layers: the template is that hook's name (./acts_sweep.ts).
   if (!spec.hookTemplate.includes("{layer}") && spec.acts === undefined) fail(`hookTemplate "${spec.hookTemplate}" must contain "{layer}"`);
+  const tokens = spec.conditions.filter((c) => c.tokens !== undefined);
+  if (tokens.length && spec.windowing === "faithful") fail("a token axis (several --max-tokens values) needs standard windowing: the faithful windows count positions, not tokens");
+  for (const c of tokens) if (c.tokens! > spec.maxTokens) fail(`condition ${conditionId(c)} trains on ${c.tokens} tokens, more than the ${spec.maxTokens} the sweep's cache holds (maxTokens)`);
   return spec;
 }
 
@@ -160,15 +220,20 @@ const CONDITION_SETTINGS: Record<keyof Condition, FlagSpec> = {
   features: { type: "int", min: 1, description: "" },
   k: { type: "int", min: 1, description: "" },
   recipe: { type: "string", choices: RECIPES, description: "" },
+  tokens: { type: "int", min: 1, description: "" },
 };
 
 function checkConditions(label: string, value: unknown): Condition[] {
-  if (!Array.isArray(value) || value.length === 0) throw new SettingsError(`${label} must be a non-empty list of {layer, features, k, recipe}, got ${JSON.stringify(value)}`);
+  if (!Array.isArray(value) || value.length === 0) throw new SettingsError(`${label} must be a non-empty list of {layer, features, k, recipe[, tokens]}, got ${JSON.stringify(value)}`);
   return value.map((c, i) => {
     const keys = c !== null && typeof c === "object" && !Array.isArray(c) ? Object.keys(c).sort().join(",") : "";
-    if (keys !== "features,k,layer,recipe") throw new SettingsError(`${label}[${i}] must be {layer, features, k, recipe}, got ${JSON.stringify(c)}`);
+    if (keys !== "features,k,layer,recipe" && keys !== "features,k,layer,recipe,tokens") throw new SettingsError(`${label}[${i}] must be {layer, features, k, recipe[, tokens]}, got ${JSON.stringify(c)}`);
     const out = {} as Record<string, unknown>;
-    for (const [key, rule] of Object.entries(CONDITION_SETTINGS)) out[key] = checkValue(`${label}[${i}].${key}`, rule, (c as Record<string, unknown>)[key]);
+    for (const [key, rule] of Object.entries(CONDITION_SETTINGS)) {
+      const v = (c as Record<string, unknown>)[key];
+      if (key === "tokens" && v === undefined) continue;
+      out[key] = checkValue(`${label}[${i}].${key}`, rule, v);
+    }
     return out as unknown as Condition;
   });
 }
@@ -210,7 +275,8 @@ export function readSpecFile(path: string, base: SweepSpec): SweepSpec {
     }
     const entry = SETTING_BY_KEY.get(key);
     if (!entry) throw new SettingsError(`sweep spec ${path}: unknown key "${key}"; known keys are ${[...SETTING_BY_KEY.keys(), "conditions"].join(", ")}`);
-    checked[entry.setting.key] = checkValue(label, entry.setting, value);
+    // maxTokens: one number (tokens per pass) or a list (a token axis).
+    checked[entry.setting.key] = checkValue(label, entry.setting, key === "maxTokens" && typeof value === "number" ? [value] : value, value);
   }
   if (conditions && AXES.some((a) => checked[a as Axis] !== undefined)) {
     throw new SettingsError(`sweep spec ${path}: give either "conditions" or the axes (layers, features, k, recipes), not both`);

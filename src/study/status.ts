@@ -35,6 +35,7 @@ export function sweepStatus(spec: SweepSpec, outDir: string, shard?: { shard: Sh
       const r = recorded.identity;
       const expected = runIdentityFor(spec, condition, seed, {
         modelSha256: r.model.sha256, corpusSha256: r.corpus.sha256, activationsSha256: r.activations.sha256, rows: r.rows, dIn: r.train.dIn,
+        ...(r.budget ? { realTokens: r.budget.realTokens } : {}),
         heldOutSha256: r.evaluation?.windowsSha256 ?? null,
       }).identity;
       const differences = identityDifferences(r, expected);

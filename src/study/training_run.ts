@@ -6,15 +6,17 @@
  */
 import { createHash } from "node:crypto";
 import type { GPT2Weights } from "../gpt2/weights.ts";
-import { hookBaseline, rowsQuality, saeQuality, type HeldOutWindows, type HookBaseline, type QualityMetrics } from "../sae/quality.ts";
+import { hookBaseline, rowsQuality, saeQuality, type HeldOutWindows, type HookBaseline } from "../sae/quality.ts";
 import type { SAE } from "../sae/sae.ts";
 import { selectTrainingRows, describeRow, KIND_REAL } from "../data/windows.ts";
 import type { ActivationCache } from "../data/activation_cache.ts";
 import { selectRows, type RowSource } from "../data/rows.ts";
 import type { Condition, SweepSpec } from "./spec.ts";
-import { hookFor } from "./spec.ts";
+import { conditionTokens, hookFor } from "./spec.ts";
 import { recordFailure, runDir, runIdentityFor, runOne } from "./run_one.ts";
 import type { RecordedIdentity } from "./run_identity.ts";
+import type { HeldOutEvaluation } from "./run_one.ts";
+import { heldOutFrequencies, latentFrequencies } from "../sae/held_out_frequency.ts";
 
 /**
  * What a run's quality metrics need: the model, the held-out windows, and each hook's baseline (made once) — or,
@@ -72,14 +74,14 @@ export function makeRowsEvaluation(hook: string, x: Float32Array, T: number): Ev
   return { rows: { hook, x, T }, sha256, baselines: new Map() };
 }
 
-/** A run's quality metrics, with its hook's baseline computed once per process. */
-function evaluatorFor(ctx: TrainingContext, hook: string): ((sae: SAE) => QualityMetrics) | undefined {
+/** A run's quality metrics and its latents' held-out firing frequencies, with its hook's baseline computed once per process. */
+function evaluatorFor(ctx: TrainingContext, hook: string): ((sae: SAE) => HeldOutEvaluation) | undefined {
   const e = ctx.evaluation;
   if (!e) return undefined;
   if (e.rows) {
     const { x, T } = e.rows;
     if (e.rows.hook !== hook) throw new Error(`held-out rows are of hook ${e.rows.hook}, not ${hook}`);
-    return (sae) => rowsQuality(sae, x, T);
+    return (sae) => ({ quality: rowsQuality(sae, x, T), frequency: latentFrequencies(sae, x, T) });
   }
   const weights = e.weights!, windows = e.windows!;
   return (sae) => {
@@ -89,15 +91,30 @@ function evaluatorFor(ctx: TrainingContext, hook: string): ((sae: SAE) => Qualit
       e.baselines.clear(); // one hook's baseline at a time (its clean log-probabilities are vocab × tokens floats)
       e.baselines.set(hook, base);
     }
-    return saeQuality(sae, weights, base);
+    return { quality: saeQuality(sae, weights, base), frequency: heldOutFrequencies(sae, base) };
   };
+}
+
+/**
+ * How many of the sweep's training rows a condition reads, and how many real tokens they hold: all of them, or on a
+ * token axis the prefix ending at its `tokens`-th real token (smaller budgets are prefixes of larger ones).
+ */
+export function conditionRows(ctx: TrainingContext, condition: Condition): { rows: number; realTokens: number } {
+  const want = conditionTokens(ctx.spec, condition);
+  if (want >= ctx.realTokens) return { rows: ctx.trainingRowIds.length, realTokens: ctx.realTokens };
+  let real = 0;
+  for (let i = 0; i < ctx.trainingRowIds.length; i++) {
+    if (ctx.cache.windows.kind[ctx.trainingRowIds[i]!] === KIND_REAL && ++real === want) return { rows: i + 1, realTokens: want };
+  }
+  return { rows: ctx.trainingRowIds.length, realTokens: real };
 }
 
 /** The identity a run of this sweep has (what identity.json must say for the run to be reused). */
 export function identityIn(ctx: TrainingContext, condition: Condition, seed: number, activationsSha256?: string): RecordedIdentity {
   const m = ctx.cache.manifest;
+  const { rows, realTokens } = conditionRows(ctx, condition);
   return runIdentityFor(ctx.spec, condition, seed, {
-    modelSha256: m.model.sha256, corpusSha256: m.corpus.sha256, rows: ctx.trainingRowIds.length, dIn: m.dIn, heldOutSha256: ctx.evaluation?.sha256 ?? null,
+    modelSha256: m.model.sha256, corpusSha256: m.corpus.sha256, rows, realTokens, dIn: m.dIn, heldOutSha256: ctx.evaluation?.sha256 ?? null,
     activationsSha256: activationsSha256 ?? ctx.cache.hookSha256(hookFor(ctx.spec, condition.layer)),
   });
 }
@@ -115,11 +132,13 @@ function rowsForHook(ctx: TrainingContext, hook: string): RowSource {
 export function trainRun(ctx: TrainingContext, condition: Condition, seed: number, onProgress?: (done: number, extra: string) => void): void {
   try {
     const hook = hookFor(ctx.spec, condition.layer);
-    const rows = rowsForHook(ctx, hook);
+    const all = rowsForHook(ctx, hook);
+    const { rows: count, realTokens } = conditionRows(ctx, condition);
+    const rows: RowSource = count === all.rows ? all : { rows: count, dIn: all.dIn, copyRow: (i, target, offset) => all.copyRow(i, target, offset) };
     const identity = identityIn(ctx, condition, seed);
     const evaluate = evaluatorFor(ctx, hook);
     runOne(ctx.outDir, {
-      spec: ctx.spec, condition, seed, rows, realTokens: ctx.realTokens, threads: ctx.threads, identity, ...(evaluate ? { evaluate } : {}),
+      spec: ctx.spec, condition, seed, rows, realTokens, threads: ctx.threads, identity, ...(evaluate ? { evaluate } : {}),
       // Imported rows have no token ids (−1): their context is their position in the source.
       describeRow: ctx.cache.manifest.imported
         ? (row) => ({ documentId: "imported", position: ctx.trainingRowIds[row]!, text: `row ${ctx.trainingRowIds[row]!} of the import` })
