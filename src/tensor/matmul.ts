@@ -14,7 +14,8 @@
  */
 import type { MatmulArgs, MatmulKernel } from "./matmul_types.ts";
 import { ShapeError } from "./shape.ts";
-import { wasmMatmul, wasmMatmulGelu, wasmSimdAvailable } from "./wasm/index.ts";
+import { wasmMatmul, wasmMatmulGelu, wasmMatmulHalf, wasmSimdAvailable } from "./wasm/index.ts";
+import { decodeBf16, decodeF16 } from "./half.ts";
 import { geluScalar } from "./det_math.ts";
 
 export type { MatmulArgs, MatmulKernel } from "./matmul_types.ts";
@@ -201,4 +202,33 @@ export function matmulGelu(args: MatmulArgs): void {
   defaultKernel(args);
   const { c, m, n } = args;
   for (let i = 0; i < m * n; i++) c[i] = geluScalar(c[i]!);
+}
+
+/** How a 16-bit B operand is encoded: IEEE binary16 ("F16" in safetensors) or bfloat16 ("BF16"). */
+export type HalfFormat = "f16" | "bf16";
+
+/** MatmulArgs with B given as 16-bit codes (a model's weights as an F16/BF16 file stores them). */
+export interface HalfMatmulArgs extends Omit<MatmulArgs, "b"> {
+  b: Uint16Array;
+  bFormat: HalfFormat;
+}
+
+/**
+ * C (+)= op(A)·op(B) with B in 16 bits; with `gelu`, C = gelu(that) as matmulGelu. Every 16-bit value converts to
+ * float32 exactly, so the result is bit for bit the product with B decoded up front — but B never exists as float32
+ * in memory: the WebAssembly kernel converts each panel of B as it packs it (./wasm/pack_half.ts). The scalar
+ * kernels (SAE_SEEDS_MATMUL=blocked|reference) decode B first.
+ */
+export function matmulHalf(args: HalfMatmulArgs, gelu = false): void {
+  const { b, bFormat, ...rest } = args;
+  if (bFormat !== "f16" && bFormat !== "bf16") throw new ShapeError(`matmul: unknown 16-bit format ${String(bFormat)}`);
+  const placeholder = { ...rest, b: { length: b.length } as unknown as Float32Array };
+  checkMatmulArgs(placeholder);
+  if (defaultKernel === wasmMatmul) {
+    wasmMatmulHalf(args, gelu);
+    return;
+  }
+  const count = args.k * args.n;
+  const decoded = bFormat === "f16" ? decodeF16(b.subarray(0, count)) : decodeBf16(b.subarray(0, count));
+  (gelu ? matmulGelu : matmul)({ ...rest, b: decoded });
 }

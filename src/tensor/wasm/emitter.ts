@@ -116,6 +116,8 @@ export class Code {
   // ── scalar memory ────────────────────────────────────────────────────────────────────────────────
   /** `i32.load`: push the 4-byte integer at address + offset. */
   i32Load(offset = 0): this { return this.memoryAccess([0x28], 2, offset); }
+  /** `i32.load16_u`: load 2 bytes and zero-extend them to an i32. */
+  i32Load16U(offset = 0): this { return this.memoryAccess([0x2f], 1, offset); }
   /** `i64.load`: push the 8 bytes at address + offset (used to move two floats at once, bit for bit). */
   i64Load(offset = 0): this { return this.memoryAccess([0x29], 3, offset); }
   /** `f32.load`: push the float at address + offset. */
@@ -207,6 +209,22 @@ export class Code {
   i32x4Add(): this { return this.emit(...this.simd(0xae)); }
   /** `i32x4.shl`: shift every lane left by the i32 popped last (modulo 32). */
   i32x4Shl(): this { return this.emit(...this.simd(0xab)); }
+  /** `v128.load16x4_u`: load four 2-byte values and zero-extend each into a 32-bit lane. */
+  v128Load16x4U(offset = 0): this { return this.memoryAccess(this.simd(0x04), 3, offset); }
+  /** `v128.and`, `v128.or`: bitwise. */
+  v128And(): this { return this.emit(...this.simd(0x4e)); }
+  v128Or(): this { return this.emit(...this.simd(0x50)); }
+  /** `v128.bitselect`: pop mask, b, a; push (a & mask) | (b & ~mask). */
+  v128Bitselect(): this { return this.emit(...this.simd(0x52)); }
+  /** `i32x4.gt_s`: lane-wise signed a > b, all ones where true. */
+  i32x4GtS(): this { return this.emit(...this.simd(0x3b)); }
+  /** `f32x4.extract_lane`: the f32 in lane `lane` of the popped vector. */
+  f32x4ExtractLane(lane: number): this {
+    if (!Number.isInteger(lane) || lane < 0 || lane > 3) throw new RangeError("f32x4.extract_lane takes a lane in 0..3");
+    return this.emit(...this.simd(0x1f), lane);
+  }
+  /** `f32x4.relaxed_madd` (relaxed SIMD): a·b + c, fused or not as the CPU does it (results may differ by CPU). */
+  f32x4RelaxedMadd(): this { return this.emit(...this.simd(0x105)); }
 }
 
 /** One function of the module: its signature, its extra locals (after the parameters), and its body. */

@@ -1,7 +1,8 @@
 /**
  * One WebAssembly GEMM engine: the compiled module, its linear memory, and the worker pool sharing it.
  *
- * A call copies A and B (and C when accumulating) into the wasm memory — packing has to read them from there
+ * A call copies A and B (and C when accumulating) into the wasm memory — B as float32 or as 16-bit codes, which the
+ * packer widens (./pack_half.ts) — — packing has to read them from there
  * anyway, and the workers cannot see the caller's arrays — cuts C into tasks (./partition.ts), runs `gemm` on
  * every task (on the calling thread and the workers, ./threads.ts), and copies C back out.
  *
@@ -11,7 +12,7 @@
  */
 import type { MatmulArgs } from "../matmul_types.ts";
 import { ShapeError } from "../shape.ts";
-import { EPILOGUE, GEMM_BLOCKING, gemmModuleBytes, workspaceBytes, type GemmBlocking } from "./gemm_kernel.ts";
+import { B_FORMAT, EPILOGUE, GEMM_BLOCKING, gemmModuleBytes, workspaceBytes, type GemmBlocking } from "./gemm_kernel.ts";
 import { geluScalar } from "../det_math.ts";
 import { planTasks, type Slice } from "./partition.ts";
 import { GemmWorkerPool, type GemmFunction, type GemmTask } from "./threads.ts";
@@ -58,11 +59,24 @@ export class WasmGemmEngine {
    * by each thread to the slices it computed (./gelu_kernel.ts).
    */
   multiply(args: MatmulArgs, threads: number, gelu = false): void {
-    const { a, b, c, m, n, k } = args;
+    this.run(args, args.b, B_FORMAT.f32, threads, gelu);
+  }
+
+  /**
+   * The same with B given as 16-bit codes (F16 or BF16): B is staged at 2 bytes per value and each panel is widened
+   * to float32 as it is packed, so the result is bit for bit that of `multiply` with B decoded up front.
+   */
+  multiplyHalfB(args: Omit<MatmulArgs, "b"> & { b: Uint16Array }, format: "f16" | "bf16", threads: number, gelu = false): void {
+    this.run(args, args.b, format === "f16" ? B_FORMAT.f16 : B_FORMAT.bf16, threads, gelu);
+  }
+
+  private run(args: Omit<MatmulArgs, "b">, b: Float32Array | Uint16Array, bFormat: number, threads: number, gelu: boolean): void {
+    const { a, c, m, n, k } = args;
     const transA = args.transA ?? false;
     const transB = args.transB ?? false;
     const accumulate = args.accumulate ?? false;
-    checkArgs(args);
+    checkArgs({ ...args, b: b as Float32Array });
+    const bBytes = bFormat === B_FORMAT.f32 ? 4 : 2;
     if (m === 0 || n === 0) return;
     if (k === 0) {
       if (!accumulate) c.fill(0, 0, m * n); // an empty sum (and gelu(0) = 0)
@@ -76,7 +90,7 @@ export class WasmGemmEngine {
 
     const aOffset = 64;
     const bOffset = align64(aOffset + 4 * m * k);
-    const cOffset = align64(bOffset + 4 * k * n);
+    const cOffset = align64(bOffset + bBytes * k * n);
     const workspaceOffset = align64(cOffset + 4 * m * n);
     const workspaceStride = align64(workspaceBytes(this.blocking));
     this.ensureBytes(workspaceOffset + threadCount * workspaceStride);
@@ -84,18 +98,19 @@ export class WasmGemmEngine {
 
     const heap = new Float32Array(this.memory.buffer); // a fresh view: the buffer changes when memory grows
     heap.set(a.subarray(0, m * k), aOffset / 4);
-    heap.set(b.subarray(0, k * n), bOffset / 4);
+    if (bBytes === 4) heap.set((b as Float32Array).subarray(0, k * n), bOffset / 4);
+    else new Uint16Array(this.memory.buffer).set((b as Uint16Array).subarray(0, k * n), bOffset / 2);
     if (accumulate) heap.set(c.subarray(0, m * n), cOffset / 4);
 
     // gemm's arguments for one slice of C: its corner in op(A), op(B) and C, in the storage order of each.
     const taskFor = (slice: Slice): GemmTask => [
       slice.rows, slice.cols, k,
       aOffset + 4 * (transA ? slice.rowStart : slice.rowStart * k), transA ? m : k, transA ? 1 : 0,
-      bOffset + 4 * (transB ? slice.colStart * k : slice.colStart), transB ? k : n, transB ? 1 : 0,
-      cOffset + 4 * (slice.rowStart * n + slice.colStart), n, accumulate ? 1 : 0, gelu ? EPILOGUE.gelu : EPILOGUE.none,
+      bOffset + bBytes * (transB ? slice.colStart * k : slice.colStart), transB ? k : n, transB ? 1 : 0,
+      cOffset + 4 * (slice.rowStart * n + slice.colStart), n, accumulate ? 1 : 0, gelu ? EPILOGUE.gelu : EPILOGUE.none, bFormat,
     ];
     const gemmTasks = tasks.map(taskFor);
-    this.checkTasks(gemmTasks, { aOffset, bOffset, cOffset, m, n, k, transA, transB }, workspaces, workspaceStride);
+    this.checkTasks(gemmTasks, { aOffset, bOffset, cOffset, m, n, k, transA, transB, bBytes }, workspaces, workspaceStride);
     const pool = threadCount > 1 ? this.poolWithWorkers(threadCount - 1) : null;
     if (pool !== null) pool.run(gemmTasks, workspaces, this.gemm);
     else for (const task of gemmTasks) this.gemm(...task, workspaces[0]!);
@@ -113,13 +128,13 @@ export class WasmGemmEngine {
    * trap or a silent write into a neighbouring matrix.
    */
   private checkTasks(
-    tasks: GemmTask[], call: { aOffset: number; bOffset: number; cOffset: number; m: number; n: number; k: number; transA: boolean; transB: boolean },
+    tasks: GemmTask[], call: { aOffset: number; bOffset: number; cOffset: number; m: number; n: number; k: number; transA: boolean; transB: boolean; bBytes: number },
     workspaces: number[], workspaceStride: number,
   ): void {
-    const { aOffset, bOffset, cOffset, m, n, k, transA, transB } = call;
+    const { aOffset, bOffset, cOffset, m, n, k, transA, transB, bBytes } = call;
     const regions = new MemoryRegions();
     regions.stage([
-      { label: "A", start: aOffset, bytes: 4 * m * k }, { label: "B", start: bOffset, bytes: 4 * k * n }, { label: "C", start: cOffset, bytes: 4 * m * n },
+      { label: "A", start: aOffset, bytes: 4 * m * k }, { label: "B", start: bOffset, bytes: bBytes * k * n }, { label: "C", start: cOffset, bytes: 4 * m * n },
       ...workspaces.map((start, t) => ({ label: `workspace ${t}`, start, bytes: workspaceStride })),
     ]);
     const bytes = this.memory.buffer.byteLength;
@@ -127,8 +142,8 @@ export class WasmGemmEngine {
       const K = "gemm";
       if (transA) checkMatrix(K, "A", a!, kk!, rows!, lda!, regions, bytes);
       else checkMatrix(K, "A", a!, rows!, kk!, lda!, regions, bytes);
-      if (transB) checkMatrix(K, "B", b!, cols!, kk!, ldb!, regions, bytes);
-      else checkMatrix(K, "B", b!, kk!, cols!, ldb!, regions, bytes);
+      if (transB) checkMatrix(K, "B", b!, cols!, kk!, ldb!, regions, bytes, bBytes);
+      else checkMatrix(K, "B", b!, kk!, cols!, ldb!, regions, bytes, bBytes);
       checkMatrix(K, "C", c!, rows!, cols!, ldc!, regions, bytes);
     }
     for (const w of workspaces) checkPointer("gemm", "workspace", w, workspaceBytes(this.blocking) / 4, regions, bytes);

@@ -2,9 +2,11 @@
  * The GEMM WebAssembly module: packing (./pack.ts), the register-tiled micro-kernel (./micro_kernel.ts) and the
  * cache-blocked driver loops around them, all emitted as bytes by ./emitter.ts.
  *
- *   gemm(m, n, k, a, lda, transA, b, ldb, transB, c, ldc, accumulate, epilogue, workspace)
+ *   gemm(m, n, k, a, lda, transA, b, ldb, transB, c, ldc, accumulate, epilogue, bFormat, workspace)
  *       C[m×n] (+)= op(A)[m×k] · op(B)[k×n]      (addresses in bytes, leading dimensions in elements)
  *       then, if epilogue = 1, C[m×n] = gelu(C[m×n])
+ *       B is float32 (bFormat 0) or 16-bit codes, F16 (1) or BF16 (2), converted as its panels are packed
+ *       (./pack_half.ts): a 16-bit weight matrix is staged at half the bytes and never widened as a whole.
  *
  * The driver is the five-loop structure of GotoBLAS/BLIS:
  *
@@ -27,6 +29,7 @@
 import { encodeModule, FunctionBuilder, ValType, type FunctionDefinition, type MemoryImport } from "./emitter.ts";
 import { emitMicroKernel } from "./micro_kernel.ts";
 import { emitPackPanels } from "./pack.ts";
+import { emitPackPanelsHalf } from "./pack_half.ts";
 import { forUpTo, setMinU } from "./structured.ts";
 import { emitGeluRows } from "./gelu_kernel.ts";
 
@@ -56,11 +59,13 @@ export function workspaceBytes({ mr, nr, mc, kc, nc }: GemmBlocking): number {
 }
 
 /** Function indices inside the module (a function calls another by index). */
-const FN = { microKernel: 0, packA: 1, packB: 2, addTile: 3, gemm: 4, geluRows: 5 } as const;
+const FN = { microKernel: 0, packA: 1, packB: 2, addTile: 3, gemm: 4, geluRows: 5, packBF16: 6, packBBF16: 7 } as const;
 
 /** `epilogue`: 0 = none, 1 = GPT-2's GELU on the finished slice of C (./gelu_kernel.ts). */
-export const GEMM_PARAMS = ["m", "n", "k", "a", "lda", "transA", "b", "ldb", "transB", "c", "ldc", "accumulate", "epilogue", "workspace"] as const;
+export const GEMM_PARAMS = ["m", "n", "k", "a", "lda", "transA", "b", "ldb", "transB", "c", "ldc", "accumulate", "epilogue", "bFormat", "workspace"] as const;
 export const EPILOGUE = { none: 0, gelu: 1 } as const;
+/** `bFormat`: how B is stored. */
+export const B_FORMAT = { f32: 0, f16: 1, bf16: 2 } as const;
 
 export function gemmModuleBytes(blocking: GemmBlocking, memory: MemoryImport): Uint8Array {
   const { mr, nr, mc, kc, nc } = blocking;
@@ -73,6 +78,8 @@ export function gemmModuleBytes(blocking: GemmBlocking, memory: MemoryImport): U
   functions[FN.addTile] = emitAddTile(nr);
   functions[FN.gemm] = emitGemmDriver(blocking);
   functions[FN.geluRows] = emitGeluRows();
+  functions[FN.packBF16] = emitPackPanelsHalf(nr, "f16", "packBF16");
+  functions[FN.packBBF16] = emitPackPanelsHalf(nr, "bf16", "packBBF16");
   return encodeModule(functions, memory);
 }
 
@@ -104,15 +111,15 @@ function emitAddTile(nr: number): FunctionDefinition {
 function emitGemmDriver({ mr, nr, mc: MC, kc: KC, nc: NC }: GemmBlocking): FunctionDefinition {
   const { i32 } = ValType;
   const f = new FunctionBuilder("gemm", GEMM_PARAMS.map(() => i32));
-  const [m, n, k, a, lda, transA, b, ldb, transB, c, ldc, accumulate, epilogue, workspace] = GEMM_PARAMS.map((_, i) => f.param(i)) as number[] as [
-    number, number, number, number, number, number, number, number, number, number, number, number, number, number,
+  const [m, n, k, a, lda, transA, b, ldb, transB, c, ldc, accumulate, epilogue, bFormat, workspace] = GEMM_PARAMS.map((_, i) => f.param(i)) as number[] as [
+    number, number, number, number, number, number, number, number, number, number, number, number, number, number, number,
   ];
   const local = (): number => f.local(i32);
   const [packedA, packedB, edgeTile] = [local(), local(), local()];
   const [aLaneStride, aKStride, bLaneStride, bKStride, ldcBytes] = [local(), local(), local(), local(), local()];
   const [jc, pc, ic, jr, ir] = [local(), local(), local(), local(), local()];
   const [ncBlock, kcBlock, mcBlock, nrTile, mrTile] = [local(), local(), local(), local(), local()];
-  const [overwrite, aPanel, bPanel, cTile] = [local(), local(), local(), local()];
+  const [overwrite, aPanel, bPanel, cTile, bBlock] = [local(), local(), local(), local(), local()];
   const code = f.code;
 
   // Workspace layout: packed A block, packed B block, edge tile.
@@ -130,11 +137,15 @@ function emitGemmDriver({ mr, nr, mc: MC, kc: KC, nc: NC }: GemmBlocking): Funct
   };
   const four = (): void => void code.i32Const(4);
   const ldaBytes = (): void => void code.localGet(lda).i32Const(2).i32Shl();
-  const ldbBytes = (): void => void code.localGet(ldb).i32Const(2).i32Shl();
+  // B's elements are 4 bytes (float32) or 2 (16-bit codes).
+  const bElement = local();
+  code.i32Const(2).i32Const(4).localGet(bFormat).select().localSet(bElement);
+  const bElementBytes = (): void => void code.localGet(bElement);
+  const ldbBytes = (): void => void code.localGet(ldb).localGet(bElement).i32Mul();
   chooseBy(transA, aLaneStride, four, ldaBytes);
   chooseBy(transA, aKStride, ldaBytes, four);
-  chooseBy(transB, bLaneStride, ldbBytes, four);
-  chooseBy(transB, bKStride, four, ldbBytes);
+  chooseBy(transB, bLaneStride, ldbBytes, bElementBytes);
+  chooseBy(transB, bKStride, bElementBytes, ldbBytes);
 
   forUpTo(code, jc, n, NC, () => {
     setMinU(code, ncBlock, () => code.i32Const(NC), () => code.localGet(n).localGet(jc).i32Sub());
@@ -143,8 +154,17 @@ function emitGemmDriver({ mr, nr, mc: MC, kc: KC, nc: NC }: GemmBlocking): Funct
       // The first k block overwrites C unless the caller asked to accumulate.
       code.localGet(pc).i32Eqz().localGet(accumulate).i32Eqz().i32And().localSet(overwrite);
       // packB(&op(B)[pc, jc], …)
-      code.localGet(b).localGet(jc).localGet(bLaneStride).i32Mul().i32Add().localGet(pc).localGet(bKStride).i32Mul().i32Add();
-      code.localGet(bLaneStride).localGet(bKStride).localGet(ncBlock).localGet(kcBlock).localGet(packedB).call(FN.packB);
+      code.localGet(b).localGet(jc).localGet(bLaneStride).i32Mul().i32Add().localGet(pc).localGet(bKStride).i32Mul().i32Add().localSet(bBlock);
+      const packBWith = (fn: number): void => {
+        code.localGet(bBlock).localGet(bLaneStride).localGet(bKStride).localGet(ncBlock).localGet(kcBlock).localGet(packedB).call(fn);
+      };
+      code.localGet(bFormat).i32Eqz().if();
+      packBWith(FN.packB);
+      code.else().localGet(bFormat).i32Const(B_FORMAT.f16).i32Eq().if();
+      packBWith(FN.packBF16);
+      code.else();
+      packBWith(FN.packBBF16);
+      code.end().end();
       forUpTo(code, ic, m, MC, () => {
         setMinU(code, mcBlock, () => code.i32Const(MC), () => code.localGet(m).localGet(ic).i32Sub());
         // packA(&op(A)[ic, pc], …)

@@ -13,7 +13,7 @@
  * the GEMM; ./partition.ts splits C between threads; ./threads.ts runs the slices; ./engine.ts ties them up.
  */
 import os from "node:os";
-import type { MatmulKernel } from "../matmul_types.ts";
+import type { MatmulArgs, MatmulKernel } from "../matmul_types.ts";
 import { WasmGemmEngine } from "./engine.ts";
 import { GEMM_BLOCKING, gemmModuleBytes } from "./gemm_kernel.ts";
 import { MAX_WORKERS } from "./threads.ts";
@@ -79,3 +79,8 @@ export const wasmMatmulSingle: MatmulKernel = (args) => getEngine().multiply(arg
 
 /** C = gelu(C (+) op(A)·op(B)): the GELU runs inside the kernel, on every thread (GPT-2's MLP). */
 export const wasmMatmulGelu: MatmulKernel = (args) => getEngine().multiply(args, getThreads(), true);
+
+/** C (+)= op(A)·op(B) with B as F16/BF16 codes, widened panel by panel while packing; `gelu` as wasmMatmulGelu. */
+export function wasmMatmulHalf(args: Omit<MatmulArgs, "b"> & { b: Uint16Array; bFormat: "f16" | "bf16" }, gelu = false): void {
+  getEngine().multiplyHalfB(args, args.bFormat, getThreads(), gelu);
+}

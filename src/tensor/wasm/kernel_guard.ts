@@ -66,33 +66,37 @@ export class MemoryRegions {
  */
 export function checkPointer(
   kernel: string, argument: string, address: number, elements: number, regions: MemoryRegions, memoryBytes: number,
-  nullable = false,
+  nullable = false, elementBytes = 4,
 ): void {
   if (nullable && address === 0) return;
   if (!Number.isSafeInteger(address) || address < 0 || !Number.isSafeInteger(elements) || elements < 0) {
     throw new KernelArgumentError(`${kernel}: argument ${argument} has address ${address} and ${elements} elements, not non-negative integers`);
   }
   if (elements === 0) return;
-  if (address % 4 !== 0) throw new KernelArgumentError(`${kernel}: argument ${argument} at byte ${address} is not 4-byte aligned`);
-  const end = address + 4 * elements;
+  if (address % elementBytes !== 0) throw new KernelArgumentError(`${kernel}: argument ${argument} at byte ${address} is not ${elementBytes}-byte aligned`);
+  const end = address + elementBytes * elements;
   if (end > memoryBytes) {
     throw new KernelArgumentError(`${kernel}: argument ${argument} needs bytes [${address}, ${end}) (${elements} values) but the memory holds ${memoryBytes} bytes`);
   }
   if (regions.containing(address, end)) return;
   const near = regions.around(address);
   const where = near
-    ? `it starts inside "${near.label}" ([${near.start}, ${near.end}), ${(near.end - near.start) / 4} values) and runs ${(end - near.end) / 4} values past its end`
+    ? `it starts inside "${near.label}" ([${near.start}, ${near.end}), ${(near.end - near.start) / elementBytes} values) and runs ${(end - near.end) / elementBytes} values past its end`
     : "no allocated or staged region contains its start";
   throw new KernelArgumentError(`${kernel}: argument ${argument} needs bytes [${address}, ${end}) (${elements} values): ${where}`);
 }
 
-/** A rows×cols block of 4-byte values, row r starting ld values after row r − 1, at byte `address`: see checkPointer. */
+/**
+ * A rows×cols block of `elementBytes`-byte values (4 unless given: float32; 2 for 16-bit codes), row r starting ld
+ * values after row r − 1, at byte `address`: see checkPointer.
+ */
 export function checkMatrix(
   kernel: string, argument: string, address: number, rows: number, cols: number, ld: number, regions: MemoryRegions, memoryBytes: number,
+  elementBytes = 4,
 ): void {
   if (rows === 0 || cols === 0) return;
   if (cols > ld && rows > 1) throw new KernelArgumentError(`${kernel}: argument ${argument} has ${cols} columns but a leading dimension of ${ld}`);
-  checkPointer(kernel, argument, address, (rows - 1) * ld + cols, regions, memoryBytes);
+  checkPointer(kernel, argument, address, (rows - 1) * ld + cols, regions, memoryBytes, false, elementBytes);
 }
 
 /** Every value of `values` must be an index in [0, limit) (`what` names what it indexes, for the message). */

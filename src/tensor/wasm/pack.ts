@@ -29,7 +29,7 @@ import { forUpTo, setMinU } from "./structured.ts";
  * vector, lane 0 of the second (index 4 = first lane of the second operand), lane 1 of the first, lane 1 of
  * the second.
  */
-function lanes32(picks: readonly number[]): number[] {
+export function lanes32(picks: readonly number[]): number[] {
   return picks.flatMap((lane) => [4 * lane, 4 * lane + 1, 4 * lane + 2, 4 * lane + 3]);
 }
 

@@ -16,7 +16,7 @@
  *            STARTED     workers that have instantiated the module (or failed to: FAILED)
  *   slot w   ASSIGNED    the generation whose job worker w must join (so a late-waking worker can never join a
  *                        job twice, or one it was not given), STATUS, and WORKSPACE (its scratch address)
- *   tasks    the first 12 `gemm` arguments of every task (all but the workspace)
+ *   tasks    the `gemm` arguments of every task but the workspace
  *
  * Workers are started from a JavaScript source string (`eval: true`, no inherited execArgv): no TypeScript loader
  * is needed inside the worker, so this works the same under node, tsx and vitest. They are unref'd: an idle pool
@@ -52,7 +52,7 @@ const CONTROL_SIZE = taskOf(MAX_TASKS);
 /** How long a starting worker may take to instantiate the module before we give up on it. */
 const START_TIMEOUT_MS = 30_000;
 
-/** The first 12 arguments of one `gemm` call (GEMM_PARAMS order): everything but the workspace. */
+/** The arguments of one `gemm` call but the last (GEMM_PARAMS order): everything but the workspace. */
 export type GemmTask = readonly number[];
 export type GemmFunction = (...args: number[]) => void;
 
