@@ -37,6 +37,9 @@ import { inverseFrequencies, rotaryTable, type RotaryTable } from "./rotary.ts";
 import { activateInPlace, gatedActivation } from "./mlp_activation.ts";
 import { blocksNeededFor, writesResidualStream } from "../hooks.ts";
 
+/** The unembedding matmul's B is cut into vocabulary chunks of at most this many bytes (unembedProduct). */
+export const UNEMBED_CHUNK_BYTES = 256 * 2 ** 20;
+
 export type ResidualConvention = "raw" | "centered";
 
 export interface ForwardOptions {
@@ -79,6 +82,28 @@ function product(a: Float32Array, m: number, k: number, w: Matrix, transB: boole
     (gelu ? matmulGelu : matmul)({ a, b: w.data as Float32Array, c, m, n, k, transB, accumulate });
   } else {
     matmulHalf({ a, b: w.data as Uint16Array, bFormat: w.dtype === "F16" ? "f16" : "bf16", c, m, n, k, transB, accumulate }, gelu);
+  }
+}
+
+/**
+ * logits[rows, V] = x[rows, d] · Uᵀ, U the [V, d] unembedding. A large U (a 128k–256k vocabulary) is multiplied in
+ * chunks of vocabulary rows — contiguous in U — so the matmul's staged copy of B stays ≤ UNEMBED_CHUNK_BYTES; every
+ * element is computed exactly as in one product (its value depends only on its row of x and its row of U).
+ */
+function unembedProduct(x: Float32Array, rows: number, d: number, u: Matrix, out: Float32Array): void {
+  const V = u.rows;
+  const bytesPerRow = d * (u.dtype === "F32" ? 4 : 2);
+  const chunk = Math.max(1, Math.floor(UNEMBED_CHUNK_BYTES / bytesPerRow));
+  if (chunk >= V) {
+    product(x, rows, d, u, true, V, out, false);
+    return;
+  }
+  const part = new Float32Array(rows * chunk);
+  for (let v0 = 0; v0 < V; v0 += chunk) {
+    const n = Math.min(chunk, V - v0);
+    const slice: Matrix = { rows: n, cols: d, dtype: u.dtype, data: u.data.subarray(v0 * d, (v0 + n) * d) };
+    product(x, rows, d, slice, true, n, part, false);
+    for (let r = 0; r < rows; r++) out.set(part.subarray(r * n, (r + 1) * n), r * V + v0);
   }
 }
 
@@ -257,7 +282,7 @@ export function decoderForward(weights: DecoderWeights, tokens: ArrayLike<number
     const V = c.vocabSize;
     if (logitsMode === "all") {
       logits = new Float32Array(rows * V);
-      product(scratch.ln, rows, d, weights.unembed, true, V, logits, false);
+      unembedProduct(scratch.ln, rows, d, weights.unembed, logits);
     } else if (logitsMode === "last") {
       const last = new Float32Array(batch * d);
       for (let b = 0; b < batch; b++) {
@@ -266,7 +291,7 @@ export function decoderForward(weights: DecoderWeights, tokens: ArrayLike<number
         last.set(scratch.ln.subarray((b * seq + pos) * d, (b * seq + pos + 1) * d), b * d);
       }
       logits = new Float32Array(batch * V);
-      product(last, batch, d, weights.unembed, true, V, logits, false);
+      unembedProduct(last, batch, d, weights.unembed, logits);
     }
     if (logits && c.finalSoftcap !== null) softcapInPlace(logits, c.finalSoftcap);
   }
