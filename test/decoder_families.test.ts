@@ -96,3 +96,38 @@ describe("centred residual (TransformerLens convention) on a LayerNorm family", 
     expectMatches(spliced.logits!, ref.get("logits")!, "logits from the spliced centred residual");
   });
 });
+
+describe("splicing values in at any hook (how SAE reconstructions are scored)", () => {
+  it.each(CASES)("%s: splicing a hook's own activations reproduces the logits; zeros change them; every hook kind", (name) => {
+    const { tokens, mask } = inputs(name);
+    const weights = load(name, "model.safetensors");
+    const hooks = allHookNames(weights.config);
+    const clean = forward(weights, tokens, 2, 10, { hooks, logits: "all", attentionMask: mask });
+    for (const hook of hooks) {
+      const same = forward(weights, tokens, 2, 10, { logits: "all", attentionMask: mask, splice: { hook, values: clean.hooks.get(hook)! } });
+      expect(Array.from(same.logits!), hook).toEqual(Array.from(clean.logits!));
+      const zeroed = forward(weights, tokens, 2, 10, { logits: "all", attentionMask: mask, splice: { hook, values: new Float32Array(clean.hooks.get(hook)!.length) } });
+      expect(Array.from(zeroed.logits!), hook).not.toEqual(Array.from(clean.logits!));
+    }
+    // Starting late: resid_pre of the next block, or after the last block for ln_final.
+    const L = weights.config.nLayer;
+    const fromLast = forward(weights, tokens, 2, 10, { logits: "all", attentionMask: mask, startAt: { layer: L, residual: clean.hooks.get(`blocks.${L - 1}.hook_resid_post`)! } });
+    expect(Array.from(fromLast.logits!)).toEqual(Array.from(clean.logits!));
+    const spliceMid = forward(weights, tokens, 2, 10, { logits: "all", attentionMask: mask, startAt: { layer: L - 1, residual: clean.hooks.get(`blocks.${L - 1}.hook_resid_pre`)! }, splice: { hook: `blocks.${L - 1}.hook_mlp_out`, values: clean.hooks.get(`blocks.${L - 1}.hook_mlp_out`)! } });
+    expect(Array.from(spliceMid.logits!)).toEqual(Array.from(clean.logits!));
+    expect(() => forward(weights, tokens, 2, 10, { logits: "all", startAt: { layer: 1, residual: clean.hooks.get("blocks.1.hook_resid_pre")! }, splice: { hook: "blocks.0.hook_attn_out", values: clean.hooks.get("blocks.0.hook_attn_out")! } })).toThrow(/comes before the start layer 1/);
+  });
+
+  it("a centred splice on a LayerNorm family gives the raw splice's logits (to float32 rounding), ln_final included", () => {
+    const name = "neox_sequential_tied";
+    const { tokens, mask } = inputs(name);
+    const weights = load(name, "model.safetensors");
+    const hooks = allHookNames(weights.config);
+    const clean = forward(weights, tokens, 2, 10, { hooks: [], logits: "all", attentionMask: mask });
+    const centred = forward(weights, tokens, 2, 10, { hooks, residual: "centered", attentionMask: mask });
+    for (const hook of hooks) {
+      const out = forward(weights, tokens, 2, 10, { logits: "all", attentionMask: mask, residual: "centered", splice: { hook, values: centred.hooks.get(hook)! } });
+      expectMatches(out.logits!, clean.logits!, `centred splice at ${hook}`);
+    }
+  });
+});

@@ -21,7 +21,7 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { forward, type ResidualConvention } from "../gpt2/model.ts";
+import { forward, type ModelWeights, type ResidualConvention } from "../gpt2/model.ts";
 import type { LoadedModel } from "../gpt2/loader.ts";
 import { blocksNeededFor } from "../gpt2/hooks.ts";
 import { openSafetensors, parseSafetensors, SafetensorsError, writeSafetensors } from "../gpt2/safetensors.ts";
@@ -34,8 +34,11 @@ import { describeOwner, sleepSync, tryClaim, type Claim } from "./file_lock.ts";
 /** 2: chunk and tokens sha256 in the manifest. */
 export const CACHE_VERSION = 2;
 
+/** What the cache needs of a model: its weights and identity (a LoadedModel of any family). */
+export type CacheModel = Pick<LoadedModel, "name" | "label" | "kind" | "sha256"> & { weights: ModelWeights };
+
 export interface CacheRequest {
-  model: LoadedModel;
+  model: CacheModel;
   corpus: { name: string; sha256: string; documents: number; documentIds: string[] };
   windows: TokenWindows;
   /** How the windows were made (seq_len, max tokens, faithful mode…): part of the cache key. */

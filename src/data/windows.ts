@@ -13,8 +13,10 @@
  *
  * Every position carries its kind (real token, BOS, pad), document index and position in the document, so
  * later stages can exclude special rows, count real tokens, and show the context of any row.
+ *
+ * The tokenizer is the model's (GPT-2's BPE unless given): its BOS starts each window and its pad id fills padding.
  */
-import { encode, BOS_ID, PAD_ID, decode } from "../gpt2/tokenizer.ts";
+import { GPT2_TOKENIZER, type ModelTokenizer } from "../gpt2/model_tokenizer.ts";
 import type { CorpusDocument } from "./corpus.ts";
 
 export const KIND_REAL = 0;
@@ -45,7 +47,7 @@ class WindowBuilder {
   kind: number[] = [];
   docIndex: number[] = [];
   posInDoc: number[] = [];
-  constructor(readonly seqLen: number) {}
+  constructor(readonly seqLen: number, readonly padId: number) {}
 
   push(token: number, kind: number, doc: number, pos: number): void {
     this.tokens.push(token);
@@ -55,7 +57,7 @@ class WindowBuilder {
   }
 
   padToWindow(): void {
-    while (this.tokens.length % this.seqLen !== 0) this.push(PAD_ID, KIND_PAD, -1, -1);
+    while (this.tokens.length % this.seqLen !== 0) this.push(this.padId, KIND_PAD, -1, -1);
   }
 
   finish(documentsUsed: number): TokenWindows {
@@ -80,20 +82,22 @@ export interface WindowOptions {
   seqLen: number;
   /** Stop after this many real tokens (default: the whole corpus). */
   maxTokens?: number;
+  /** The model's tokenizer (default GPT-2's). */
+  tokenizer?: ModelTokenizer;
 }
 
 /** Standard windows: BOS at the start of each, documents cut across windows, each document starting a new one, up to maxTokens real tokens. */
-export function makeWindows(documents: readonly CorpusDocument[], { seqLen, maxTokens = Infinity }: WindowOptions): TokenWindows {
+export function makeWindows(documents: readonly CorpusDocument[], { seqLen, maxTokens = Infinity, tokenizer = GPT2_TOKENIZER }: WindowOptions): TokenWindows {
   if (!Number.isInteger(seqLen) || seqLen < 2) throw new Error(`seqLen must be an integer ≥ 2, got ${seqLen}`);
-  const b = new WindowBuilder(seqLen);
+  const b = new WindowBuilder(seqLen, tokenizer.padId);
   let real = 0;
   let used = 0;
   for (let d = 0; d < documents.length && real < maxTokens; d++) {
-    const ids = encode(documents[d]!.text);
+    const ids = tokenizer.encode(documents[d]!.text);
     if (ids.length === 0) continue;
     used++;
     for (let p = 0; p < ids.length && real < maxTokens; p++) {
-      if (b.tokens.length % seqLen === 0) b.push(BOS_ID, KIND_BOS, d, -1);
+      if (b.tokens.length % seqLen === 0) b.push(tokenizer.bosId, KIND_BOS, d, -1);
       b.push(ids[p]!, KIND_REAL, d, p);
       real++;
     }
@@ -106,15 +110,16 @@ export interface FaithfulOptions {
   seqLen: number;
   /** The study counted positions (seqLen per document, padding included) against this budget. */
   maxTokens: number;
+  tokenizer?: ModelTokenizer;
 }
 
 /** The seed study's windows: one per document, BOS then its first seqLen − 1 tokens, padded; positions count against maxTokens. */
-export function faithfulSeedStudyWindows(documents: readonly CorpusDocument[], { seqLen, maxTokens }: FaithfulOptions): TokenWindows {
-  const b = new WindowBuilder(seqLen);
+export function faithfulSeedStudyWindows(documents: readonly CorpusDocument[], { seqLen, maxTokens, tokenizer = GPT2_TOKENIZER }: FaithfulOptions): TokenWindows {
+  const b = new WindowBuilder(seqLen, tokenizer.padId);
   let used = 0;
   for (let d = 0; d < documents.length && (used + 1) * seqLen <= maxTokens; d++) {
-    const ids = encode(documents[d]!.text).slice(0, seqLen - 1);
-    b.push(BOS_ID, KIND_BOS, d, -1);
+    const ids = tokenizer.encode(documents[d]!.text).slice(0, seqLen - 1);
+    b.push(tokenizer.bosId, KIND_BOS, d, -1);
     ids.forEach((t, p) => b.push(t, KIND_REAL, d, p));
     b.padToWindow();
     used++;
@@ -131,11 +136,11 @@ export function selectTrainingRows(w: TokenWindows, { includeSpecial = false } =
 }
 
 /** A readable context for a row: a few tokens either side, the row's own token marked «like this». */
-export function describeRow(w: TokenWindows, row: number, documentIds: readonly string[], radius = 8): { documentId: string; position: number; text: string } {
+export function describeRow(w: TokenWindows, row: number, documentIds: readonly string[], radius = 8, tokenizer: ModelTokenizer = GPT2_TOKENIZER): { documentId: string; position: number; text: string } {
   const win = Math.floor(row / w.seqLen);
   const start = Math.max(win * w.seqLen, row - radius);
   const end = Math.min((win + 1) * w.seqLen, row + radius + 1);
-  const piece = (i: number) => (w.kind[i] === KIND_BOS ? "<bos>" : w.kind[i] === KIND_PAD ? "<pad>" : decode([w.tokens[i]!]));
+  const piece = (i: number) => (w.kind[i] === KIND_BOS ? "<bos>" : w.kind[i] === KIND_PAD ? "<pad>" : tokenizer.decode([w.tokens[i]!]));
   let text = "";
   for (let i = start; i < end; i++) text += i === row ? `«${piece(i)}»` : piece(i);
   const d = w.docIndex[row]!;

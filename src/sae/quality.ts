@@ -14,13 +14,16 @@
  * As SAELens does it: the SAE's reconstruction replaces the residual at real tokens only (BOS keeps its own), zero
  * ablation replaces every position, and losses are averaged over predictions made at real tokens of real tokens.
  *
- * Splicing is exact and cheap: the forward pass to the hook runs once per hook (baseline), and each SAE's spliced pass
- * starts at the hook's block from the reconstructed residual (gpt2/model.ts startAt) — a centered (TransformerLens)
- * reconstruction can be spliced as it is, because blocks read the residual only through layer norms. Log-softmax uses
- * detExp/detLog, so the numbers are the same on every machine.
+ * Splicing works at every hook of every family and is cheap: the forward pass to the hook runs once per hook
+ * (baseline), and each SAE's spliced pass starts as late as the hook allows (spliceStart): a resid_pre (or resid_post)
+ * reconstruction is the residual a block starts from (gpt2/model.ts startAt); attn_out, resid_mid and mlp_out start at
+ * their block from its cached resid_pre and replace the hook's values (forward's splice); hook_embed runs the whole
+ * model, ln_final.hook_normalized only the unembedding. A centered (TransformerLens) reconstruction can be spliced as it
+ * is: for LayerNorm models every later read goes through a layer norm, which removes the mean; for RMSNorm models the
+ * centered convention is the raw one. Log-softmax uses detExp/detLog, so the numbers are the same on every machine.
  */
-import { forward, type ResidualConvention } from "../gpt2/model.ts";
-import type { GPT2Weights } from "../gpt2/weights.ts";
+import { asDecoder, forward, type ModelWeights, type ResidualConvention } from "../gpt2/model.ts";
+import { blocksNeededFor } from "../gpt2/hooks.ts";
 import { detExp } from "../tensor/det_math.ts";
 import { detLog } from "../tensor/rng.ts";
 import { encode, fires, reconstruct, type SAE } from "./sae.ts";
@@ -38,8 +41,11 @@ const REAL = 0;
 
 export interface HookBaseline {
   hook: string;
-  /** The block whose resid_pre the hook is. */
+  /** Where spliced passes start (spliceStart). */
   layer: number;
+  start: SpliceStart;
+  /** The residual the start block begins from, when the hook is inside the block (else null). */
+  startResidual: Float32Array | null;
   windows: HeldOutWindows;
   residual: ResidualConvention;
   /** The hook's activations at every position [nWindows·seqLen, d], in the SAE's convention. */
@@ -93,11 +99,34 @@ export function rowsQuality(sae: SAE, x: Float32Array, T: number): QualityMetric
   };
 }
 
-/** blocks.L.hook_resid_pre only: what the study's SAEs read, and where a splice is exact. */
-export function spliceLayer(hook: string): number {
-  const m = /^blocks\.(\d+)\.hook_resid_pre$/.exec(hook);
-  if (!m) throw new Error(`quality metrics splice at blocks.L.hook_resid_pre hooks; ${hook} is not one`);
-  return Number(m[1]);
+/**
+ * How a spliced pass runs for a hook:
+ *   "residual"  the values are the residual block `layer` starts from (resid_pre of layer; resid_post of layer − 1;
+ *               layer = nLayer after the last block)
+ *   "inside"    start at block `layer` from its cached resid_pre (`residualHook`) and replace the hook's values
+ *   "embedding" run from the embeddings and replace the hook's values
+ */
+export type SpliceStart =
+  | { kind: "residual"; layer: number }
+  | { kind: "inside"; layer: number; residualHook: string }
+  | { kind: "embedding" };
+
+export function spliceStart(hook: string, weights: ModelWeights): SpliceStart {
+  const config = asDecoder(weights).config;
+  blocksNeededFor(hook, config); // validates the name for this model
+  if (hook === "hook_embed" || hook === "hook_pos_embed") return { kind: "embedding" };
+  if (hook === "ln_final.hook_normalized") return { kind: "inside", layer: config.nLayer, residualHook: `blocks.${config.nLayer - 1}.hook_resid_post` };
+  const m = /^blocks\.(\d+)\.(\w+)$/.exec(hook)!;
+  const layer = Number(m[1]);
+  if (m[2] === "hook_resid_pre") return { kind: "residual", layer };
+  if (m[2] === "hook_resid_post") return { kind: "residual", layer: layer + 1 };
+  return { kind: "inside", layer, residualHook: `blocks.${layer}.hook_resid_pre` };
+}
+
+/** The block a hook's spliced pass starts at (kept for callers that want one number). */
+export function spliceLayer(hook: string, weights: ModelWeights): number {
+  const s = spliceStart(hook, weights);
+  return s.kind === "embedding" ? 0 : s.layer;
 }
 
 function positions(w: HeldOutWindows): { realRows: Int32Array; predictRows: Int32Array } {
@@ -125,19 +154,26 @@ function logSoftmaxRow(logits: Float32Array, offset: number, vocab: number, out:
  * visit the log-probabilities of every prediction position: visit(index into predictRows, logProbs, target).
  */
 function eachPrediction(
-  weights: GPT2Weights, base: Pick<HookBaseline, "windows" | "layer" | "predictRows" | "batchWindows">,
-  residualAt: (firstRow: number, rows: number) => Float32Array,
+  weights: ModelWeights, base: Pick<HookBaseline, "windows" | "hook" | "start" | "startResidual" | "residual" | "predictRows" | "batchWindows">,
+  valuesAt: (firstRow: number, rows: number) => Float32Array,
   visit: (index: number, logProbs: Float64Array, target: number) => void,
 ): void {
-  const { windows: w, layer, predictRows } = base;
+  const { windows: w, predictRows, start } = base;
   const vocab = weights.config.vocabSize;
+  const d = weights.config.nEmbd;
   const row = new Float64Array(vocab);
   let next = 0;
   for (let w0 = 0; w0 < w.nWindows; w0 += base.batchWindows) {
     const nw = Math.min(base.batchWindows, w.nWindows - w0);
     const first = w0 * w.seqLen, rows = nw * w.seqLen;
+    const values = valuesAt(first, rows);
+    const how = start.kind === "residual"
+      ? { startAt: { layer: start.layer, residual: values } }
+      : start.kind === "inside"
+        ? { startAt: { layer: start.layer, residual: base.startResidual!.subarray(first * d, (first + rows) * d) }, splice: { hook: base.hook, values }, residual: base.residual }
+        : { splice: { hook: base.hook, values }, residual: base.residual };
     const out = forward(weights, w.tokens.subarray(first, first + rows), nw, w.seqLen, {
-      logits: "all", attentionMask: w.mask.subarray(first, first + rows), startAt: { layer, residual: residualAt(first, rows) },
+      logits: "all", attentionMask: w.mask.subarray(first, first + rows), ...how,
     });
     while (next < predictRows.length && predictRows[next]! < first + rows) {
       const p = predictRows[next]!;
@@ -149,19 +185,25 @@ function eachPrediction(
 }
 
 /** The hook's activations on the held-out windows, the clean and zero-ablated losses: once per hook and model. */
-export function hookBaseline(weights: GPT2Weights, windows: HeldOutWindows, hook: string, residual: ResidualConvention, batchWindows = 8): HookBaseline {
-  const layer = spliceLayer(hook);
+export function hookBaseline(weights: ModelWeights, windows: HeldOutWindows, hook: string, residual: ResidualConvention, batchWindows = 8): HookBaseline {
+  const start = spliceStart(hook, weights);
+  const layer = start.kind === "embedding" ? 0 : start.layer;
   const d = weights.config.nEmbd, vocab = weights.config.vocabSize;
   const { realRows, predictRows } = positions(windows);
   if (predictRows.length === 0) throw new Error("quality metrics: the held-out windows have no token followed by another to predict");
-  const activations = new Float32Array(windows.nWindows * windows.seqLen * d);
+  const positionsCount = windows.nWindows * windows.seqLen;
+  const activations = new Float32Array(positionsCount * d);
+  const residualHook = start.kind === "inside" ? start.residualHook : null;
+  const startResidual = start.kind === "inside" ? new Float32Array(positionsCount * d) : null;
   for (let w0 = 0; w0 < windows.nWindows; w0 += batchWindows) {
     const nw = Math.min(batchWindows, windows.nWindows - w0);
     const first = w0 * windows.seqLen, rows = nw * windows.seqLen;
-    const out = forward(weights, windows.tokens.subarray(first, first + rows), nw, windows.seqLen, { hooks: [hook], residual, attentionMask: windows.mask.subarray(first, first + rows) });
+    const tokens = windows.tokens.subarray(first, first + rows);
+    const out = forward(weights, tokens, nw, windows.seqLen, { hooks: residualHook ? [hook, residualHook] : [hook], residual, attentionMask: windows.mask.subarray(first, first + rows) });
     activations.set(out.hooks.get(hook)!, first * d);
+    if (startResidual) startResidual.set(out.hooks.get(residualHook!)!, first * d);
   }
-  const base = { windows, layer, predictRows, batchWindows };
+  const base = { windows, hook, start, startResidual, residual, predictRows, batchWindows };
   // Clean: p and Σ p·log p per position, kept so that each SAE's KL is one dot product per position.
   const cleanProbs = new Float32Array(predictRows.length * vocab);
   const cleanNegEntropy = new Float64Array(predictRows.length);
@@ -184,7 +226,7 @@ export function hookBaseline(weights: GPT2Weights, windows: HeldOutWindows, hook
     klZero += klAt(partial, i, lp, vocab);
   });
   const n = predictRows.length;
-  return { hook, layer, windows, residual, activations, realRows, predictRows, cleanProbs, cleanNegEntropy, ceClean: ceClean / n, ceZero: ceZero / n, klZero: klZero / n, batchWindows };
+  return { hook, layer, start, startResidual, windows, residual, activations, realRows, predictRows, cleanProbs, cleanNegEntropy, ceClean: ceClean / n, ceZero: ceZero / n, klZero: klZero / n, batchWindows };
 }
 
 /** KL(clean ‖ q) at prediction i: Σ p·log p − Σ p·log q. */
@@ -253,7 +295,7 @@ export function reconstructionMetrics(sae: SAE, x: Float32Array, T: number): { m
 }
 
 /** Every metric of one SAE on a hook's baseline. */
-export function saeQuality(sae: SAE, weights: GPT2Weights, base: HookBaseline): QualityMetrics {
+export function saeQuality(sae: SAE, weights: ModelWeights, base: HookBaseline): QualityMetrics {
   const d = weights.config.nEmbd, vocab = weights.config.vocabSize;
   if (sae.params.dIn !== d) throw new Error(`quality metrics: the SAE reads d_in ${sae.params.dIn}, the model's residual has ${d}`);
   const T = base.realRows.length;

@@ -59,6 +59,15 @@ export interface ForwardOptions {
    * Hooks before `layer` cannot be captured; tokens are still checked (and give the sequence shape).
    */
   startAt?: { layer: number; residual: Float32Array };
+  /**
+   * Replace the activations at `hook` by `values` [batch * seq, d] — in the convention of `residual` — and run on from
+   * there: how an SAE's reconstruction is spliced in at any hook (the residual hooks, attn_out, mlp_out, hook_embed,
+   * ln_final.hook_normalized). For LayerNorm families a centred value gives the same downstream result as the raw one
+   * it stands for (it differs by a multiple of the all-ones vector, which every later norm removes); a centred
+   * ln_final.hook_normalized gets the final norm's affine part applied before the unembedding. With startAt, the
+   * hook must lie at or after the start layer.
+   */
+  splice?: { hook: string; values: Float32Array };
 }
 
 export interface ForwardResult {
@@ -188,6 +197,16 @@ function centerRows(data: Float32Array, d: number): Float32Array {
   return out;
 }
 
+/** y = x·w + b (LayerNorm), x·w or x·(1 + w) (RMSNorm): a norm's affine part, for a normalised value given without it. */
+function applyNormAffine(c: DecoderConfig, norm: { weight: Float32Array; bias: Float32Array | null }, x: Float32Array, rows: number, d: number): void {
+  for (let r = 0; r < rows; r++) {
+    for (let j = 0; j < d; j++) {
+      const w = c.normPlusOne ? 1 + norm.weight[j]! : norm.weight[j]!;
+      x[r * d + j] = x[r * d + j]! * w + (norm.bias ? norm.bias[j]! : 0);
+    }
+  }
+}
+
 function softcapInPlace(values: Float32Array, cap: number): void {
   for (let i = 0; i < values.length; i++) values[i] = cap * detTanh(values[i]! / cap);
 }
@@ -211,18 +230,27 @@ export function decoderForward(weights: DecoderWeights, tokens: ArrayLike<number
   const wanted = new Set(hooks);
   let depth = logitsMode === "none" ? 0 : c.nLayer;
   for (const h of wanted) depth = Math.max(depth, blocksNeededFor(h, c)); // also validates names
+  const splice = options.splice;
+  if (splice) {
+    blocksNeededFor(splice.hook, c);
+    if (splice.values.length !== rows * d) throw new Error(`forward: splice.values has ${splice.values.length} values, expected ${rows} rows × ${d}`);
+  }
   const start = options.startAt?.layer ?? 0;
   if (options.startAt) {
-    if (!Number.isInteger(start) || start < 0 || start >= c.nLayer) throw new Error(`forward: startAt.layer ${start} is not a block of this ${c.nLayer}-layer model`);
+    // layer = nLayer starts after the last block (only the final norm and the logits run).
+    if (!Number.isInteger(start) || start < 0 || start > c.nLayer) throw new Error(`forward: startAt.layer ${start} is not a block of this ${c.nLayer}-layer model (or ${c.nLayer}, after the last)`);
     if (options.startAt.residual.length !== rows * d) throw new Error(`forward: startAt.residual has ${options.startAt.residual.length} values, expected ${rows} rows × ${d}`);
-    for (const h of wanted) {
+    for (const h of splice ? [...wanted, splice.hook] : wanted) {
       const block = /^blocks\.(\d+)\./.exec(h);
       if ((block && Number(block[1]) < start) || h === "hook_embed" || h === "hook_pos_embed") throw new Error(`forward: hook ${h} comes before the start layer ${start}`);
     }
   }
   const centres = residual === "centered" && c.norm === "layernorm";
   const captured = new Map<string, Float32Array>();
+  // Every hook point passes through here: the splice replaces the values in place (so the run continues from them),
+  // then a requested hook is recorded.
   const capture: Capture = (name, data) => {
+    if (splice && name === splice.hook) data.set(splice.values);
     if (!wanted.has(name)) return;
     captured.set(name, centres && writesResidualStream(name) ? centerRows(data.subarray(0, rows * d), d) : data.slice(0, rows * d));
   };
@@ -235,18 +263,18 @@ export function decoderForward(weights: DecoderWeights, tokens: ArrayLike<number
     const tokEmb = new Float32Array(rows * d);
     for (let r = 0; r < rows; r++) tokEmb.set(matrixRow(weights.embed, tokens[r]!), r * d);
     if (c.embedScale !== 1) for (let i = 0; i < tokEmb.length; i++) tokEmb[i] = tokEmb[i]! * c.embedScale;
+    capture("hook_embed", tokEmb);
     if (weights.posEmbed) {
       const posEmb = new Float32Array(rows * d);
       for (let r = 0; r < rows; r++) {
         const p = r % seq;
         posEmb.set(weights.posEmbed.subarray(p * d, (p + 1) * d), r * d);
       }
-      for (let i = 0; i < x.length; i++) x[i] = tokEmb[i]! + posEmb[i]!;
       capture("hook_pos_embed", posEmb);
+      for (let i = 0; i < x.length; i++) x[i] = tokEmb[i]! + posEmb[i]!;
     } else {
       x.set(tokEmb);
     }
-    capture("hook_embed", tokEmb);
   }
 
   const mlpWidth = c.dMlp;
@@ -270,6 +298,10 @@ export function decoderForward(weights: DecoderWeights, tokens: ArrayLike<number
   if (wanted.has("ln_final.hook_normalized") || logitsMode !== "none") {
     const eps = c.layerNormEpsilon;
     normRows(c.norm, c.normPlusOne, weights.finalNorm, x, rows, d, eps, scratch.ln);
+    if (splice?.hook === "ln_final.hook_normalized") {
+      scratch.ln.set(splice.values);
+      if (residual === "centered") applyNormAffine(c, weights.finalNorm, scratch.ln, rows, d);
+    }
     if (wanted.has("ln_final.hook_normalized")) {
       if (residual === "centered") {
         const norm = new Float32Array(rows * d);
