@@ -41,6 +41,6 @@ describe("forward from a block", () => {
     const r = new Float32Array(batch * seq * 32);
     expect(() => forward(weights, tokens, batch, seq, { hooks: ["blocks.0.hook_resid_post"], startAt: { layer: 1, residual: r } })).toThrow(/comes before the start layer 1/);
     expect(() => forward(weights, tokens, batch, seq, { logits: "all", startAt: { layer: 1, residual: r.subarray(1) } })).toThrow(/expected 36 rows × 32/);
-    expect(() => forward(weights, tokens, batch, seq, { logits: "all", startAt: { layer: 3, residual: r } })).toThrow(/not a block of this 3-layer model/);
+    expect(() => forward(weights, tokens, batch, seq, { logits: "all", startAt: { layer: 4, residual: r } })).toThrow(/not a block of this 3-layer model/); // layer 3 = after the last block: allowed (ln_final splices)
   });
 });
