@@ -5,8 +5,8 @@
  */
 import { execFileSync } from "node:child_process";
 
-const SECTIONS = ["matmul", "gpt2", "sae", "lm", "hungarian"];
-const TORCH_SECTIONS = new Set(["matmul", "gpt2", "sae", "lm"]); // tools/reference/bench_torch.py; hungarian is scipy's
+const SECTIONS = ["matmul", "gpt2", "sae", "lm", "hungarian", "families"];
+const TORCH_SECTIONS = new Set(["matmul", "gpt2", "sae", "lm", "families"]); // tools/reference/bench_torch.py; hungarian is scipy's
 
 function parseArgs(argv: string[]): { quick: boolean; only: string[] } {
   let quick = false, only = SECTIONS;
@@ -52,5 +52,12 @@ for (const row of rows) {
   if (!m) continue;
   const ceiling = ours[`sae.ceiling.n${m[2]}.b${m[4]}${m[5] ?? ""}.rows_per_s`];
   if (typeof ceiling === "number") Object.assign(row, { ceiling, overCeiling: Number((ceiling / (row.ours as number)).toFixed(2)) });
+}
+// Every family forward also beside our matmul kernel's ceiling for its products (bench/families.ts).
+for (const row of rows) {
+  const m = /^(family\..+)\.tokens_per_s$/.exec(String(row.key));
+  if (!m) continue;
+  const ofCeiling = ours[`${m[1]}.of_ceiling`];
+  if (typeof ofCeiling === "number") Object.assign(row, { ofCeiling });
 }
 console.log(JSON.stringify({ machine: Object.fromEntries(Object.entries(ours).filter(([k]) => k.startsWith("machine."))), rows }, null, 2));

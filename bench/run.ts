@@ -1,6 +1,6 @@
 /**
  * `npm run bench`: every performance number of the project as ONE flat JSON object on stdout.
- * Sections can be chosen with `--only matmul,gpt2,sae,hungarian,lm`. Keys follow `tools/reference/bench_torch.py`
+ * Sections can be chosen with `--only matmul,gpt2,sae,hungarian,lm,families,relaxed`. Keys follow `tools/reference/bench_torch.py`
  * so `npm run bench:compare` can print ratios against PyTorch/scipy measured on the same machine.
  */
 import { machineFacts, peakRssMb } from "./util.ts";
@@ -8,6 +8,8 @@ import { benchScalarMatmul } from "./matmul.ts";
 import { benchWasmMatmul } from "./matmul_wasm.ts";
 import { benchGPT2, benchSAE, benchHungarian } from "./models.ts";
 import { benchLM } from "./lm.ts";
+import { benchFamilies } from "./families.ts";
+import { execFileSync } from "node:child_process";
 import { shutdownThreads } from "../src/tensor/wasm/index.ts";
 
 type Section = () => Promise<Record<string, number | string>>;
@@ -19,6 +21,9 @@ const sections: Record<string, Section> = {
   sae: () => benchSAE(quick),
   hungarian: () => benchHungarian(quick ? [1024] : [1024, 4096]),
   lm: () => benchLM(quick),
+  families: () => benchFamilies(quick),
+  // The relaxed-SIMD micro-kernel needs a runtime flag on Node 20: measured in a child process that has it.
+  relaxed: async () => JSON.parse(execFileSync(process.execPath, [...(Number(process.versions.node.split(".")[0]) < 22 ? ["--experimental-wasm-relaxed-simd"] : []), "--import", "tsx", "bench/relaxed_simd.ts"], { encoding: "utf8" })) as Record<string, number | string>,
 };
 
 function parseOnly(argv: string[]): string[] {

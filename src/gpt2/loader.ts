@@ -4,7 +4,7 @@
  * identifies its weights, so outputs can always be traced to what produced them.
  */
 import { createHash } from "node:crypto";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { readGPT2Config, GPT2_PRESETS, type GPT2Config } from "./config.ts";
@@ -12,17 +12,24 @@ import { mapCheckpoint, parameterEntries, type GPT2Weights, type TensorSource } 
 import { openSafetensors } from "./safetensors.ts";
 import { randomGPT2Weights, RANDOM_MODEL_LABEL } from "./random_model.ts";
 import { sha256File, resolveWeightsDir, describeMissingWeights } from "./weights_location.ts";
+import type { ModelWeights } from "./model.ts";
+import { GPT2_TOKENIZER, type ModelTokenizer } from "./model_tokenizer.ts";
+import { loadDirTokenizer, loadModelDir } from "./model_dir.ts";
+import { familyForConfig } from "./families/index.ts";
+import { isRepoId, repoDir } from "./hub.ts";
 
-export interface LoadedModel {
-  weights: GPT2Weights;
+export interface LoadedModel<W extends ModelWeights = ModelWeights> {
+  weights: W;
   /** The name it is known by (`--model`, SAELens's model_name): "gpt2", "random", … */
   name: string;
   /** Human-readable: "GPT-2 from weights/gpt2" or the random-control label. */
   label: string;
   kind: "checkpoint" | "random";
-  /** sha256 of model.safetensors (whole file), or of the random parameters in canonical order. */
+  /** sha256 of model.safetensors (whole file; sharded: ./model_dir.ts), or of the random parameters in canonical order. */
   sha256: string;
   path: string | null;
+  /** Text ↔ ids: GPT-2's BPE for GPT-2 models, a directory's tokenizer.json, or null (the model runs on token ids only). */
+  tokenizer?: ModelTokenizer | null;
 }
 
 /** GPT-2 weights that are not where they were looked for (the message says where to put them). */
@@ -31,7 +38,7 @@ export class MissingWeightsError extends Error {
 }
 
 /** Load `config.json` + `model.safetensors` from a directory, reading tensors one at a time from the file. */
-export async function loadCheckpoint(dir: string, name = "gpt2"): Promise<LoadedModel> {
+export async function loadCheckpoint(dir: string, name = "gpt2"): Promise<LoadedModel<GPT2Weights>> {
   const configPath = join(dir, "config.json");
   const modelPath = join(dir, "model.safetensors");
   if (!existsSync(configPath) || !existsSync(modelPath)) {
@@ -47,7 +54,7 @@ export async function loadCheckpoint(dir: string, name = "gpt2"): Promise<Loaded
     };
     const weights = mapCheckpoint(source, config, modelPath);
     const sha256 = await sha256File(modelPath);
-    return { weights, name, label: `GPT-2 (${config.nLayer} layers, d=${config.nEmbd}) from ${dir}`, kind: "checkpoint", sha256, path: dir };
+    return { weights, name, label: `GPT-2 (${config.nLayer} layers, d=${config.nEmbd}) from ${dir}`, kind: "checkpoint", sha256, path: dir, tokenizer: GPT2_TOKENIZER };
   } finally {
     file.close();
   }
@@ -64,7 +71,7 @@ export function hashWeights(weights: GPT2Weights): string {
 }
 
 /** The seeded random GPT-2 small control. */
-export function loadRandomModel(seed = 0): LoadedModel {
+export function loadRandomModel(seed = 0): LoadedModel<GPT2Weights> {
   return randomControlOf(GPT2_PRESETS.gpt2!, "random", RANDOM_MODEL_LABEL, seed);
 }
 
@@ -83,13 +90,16 @@ export type ModelName = (typeof MODEL_NAMES)[number];
 export const SHIPPED_MODEL_DIR = fileURLToPath(new URL("../../models/brown-gpt2-mini", import.meta.url));
 
 /** The random-network control of a model: the same shape, seeded random weights. */
-export function randomControlOf(config: GPT2Config, name: string, label: string, seed = 0): LoadedModel {
+export function randomControlOf(config: GPT2Config, name: string, label: string, seed = 0): LoadedModel<GPT2Weights> {
   const weights = randomGPT2Weights(config, seed);
-  return { weights, name, label: `${label}, seed ${seed}`, kind: "random", sha256: hashWeights(weights), path: null };
+  return { weights, name, label: `${label}, seed ${seed}`, kind: "random", sha256: hashWeights(weights), path: null, tokenizer: GPT2_TOKENIZER };
 }
 
 export interface ModelChoice {
-  /** One of MODEL_NAMES. */
+  /**
+   * One of MODEL_NAMES; or a model directory in the Hugging Face layout (any supported family: ./model_dir.ts); or a
+   * hub repository id (owner/name) downloaded with `download --model <repo>` into weights/<owner>/<name>.
+   */
   model?: string;
   /** For gpt2: where the checkpoint is (else SAE_SEEDS_WEIGHTS, else weights/gpt2). */
   weightsDir?: string;
@@ -112,7 +122,33 @@ export async function loadModel(choice: ModelChoice): Promise<LoadedModel> {
       if (!existsSync(join(dir, "model.safetensors"))) throw new MissingWeightsError(`no GPT-2 weights in ${dir}. ${describeMissingWeights()}`);
       return loadCheckpoint(dir);
     }
-    default:
-      throw new Error(`unknown model "${model}": use ${MODEL_NAMES.join(", ")}`);
+    default: {
+      if (existsSync(model) && statSync(model).isDirectory()) return loadModelDir(model);
+      if (isRepoId(model)) {
+        const dir = repoDir(model);
+        if (!existsSync(join(dir, "config.json"))) throw new MissingWeightsError(`${model} is not downloaded (no ${join(dir, "config.json")}); get it with \`sae-seeds download --model ${model}\` (gated models need HF_TOKEN)`);
+        return loadModelDir(dir, { name: model });
+      }
+      throw new Error(`unknown model "${model}": use ${MODEL_NAMES.join(", ")}, a model directory (config.json + safetensors), or a hub repository id such as EleutherAI/pythia-160m`);
+    }
   }
+}
+
+/** The directory a model choice loads from, or null for the built-in GPT-2 names and controls. */
+export function modelDirOf(choice: ModelChoice): string | null {
+  const model = choice.model ?? "gpt2";
+  if ((MODEL_NAMES as readonly string[]).includes(model)) return null;
+  if (existsSync(model) && statSync(model).isDirectory()) return model;
+  if (isRepoId(model)) return repoDir(model);
+  return null;
+}
+
+/** The tokenizer of a model choice without loading its weights (worker processes that only decode contexts). */
+export function loadModelTokenizer(choice: ModelChoice): ModelTokenizer {
+  const dir = modelDirOf(choice);
+  if (dir === null) return GPT2_TOKENIZER;
+  const path = join(dir, "config.json");
+  const json = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>;
+  const config = familyForConfig(json, path).parseConfig(json, path);
+  return loadDirTokenizer(dir, config, json) ?? GPT2_TOKENIZER;
 }

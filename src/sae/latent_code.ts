@@ -45,7 +45,7 @@ export interface ProductContext {
 
 /** Whether the WebAssembly kernels are used: available, and the matmul kernel is the WebAssembly one. */
 export function useWasmKernels(): boolean {
-  return sparseWasmAvailable() && matmulKernelName() === "wasm-simd";
+  return sparseWasmAvailable() && matmulKernelName().startsWith("wasm-simd"); // wasm-simd or the opt-in wasm-simd-relaxed
 }
 
 export type LatentPath = "auto" | "dense" | "sparse";

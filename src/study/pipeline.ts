@@ -13,6 +13,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node
 import { totalmem } from "node:os";
 import { join } from "node:path";
 import { loadModel, type LoadedModel } from "../gpt2/loader.ts";
+import { asDecoder } from "../gpt2/model.ts";
+import { GPT2_TOKENIZER, type ModelTokenizer } from "../gpt2/model_tokenizer.ts";
 import type { GPT2Config } from "../gpt2/config.ts";
 import type { HeldOutWindows } from "../sae/quality.ts";
 import { defaultTrainConfig } from "../sae/config.ts";
@@ -75,11 +77,11 @@ export interface PipelineResult {
  * The held-out windows for quality metrics: standard windows over the documents after the last one training used,
  * as many real tokens as spec.evalTokens (null when it is 0). A corpus without enough of them is said in one line.
  */
-export function heldOutWindowsFor(spec: SweepSpec, corpus: Corpus, training: TokenWindows): HeldOutWindows | null {
+export function heldOutWindowsFor(spec: SweepSpec, corpus: Corpus, training: TokenWindows, tokenizer: ModelTokenizer = GPT2_TOKENIZER): HeldOutWindows | null {
   if (spec.evalTokens === 0) return null;
   let last = -1;
   for (const d of training.docIndex) if (d > last) last = d;
-  const w = makeWindows(corpus.documents.slice(last + 1), { seqLen: spec.seqLen, maxTokens: spec.evalTokens });
+  const w = makeWindows(corpus.documents.slice(last + 1), { seqLen: spec.seqLen, maxTokens: spec.evalTokens, tokenizer });
   if (w.realTokens < spec.evalTokens) {
     throw new SettingsError(`corpus ${corpus.name} has ${w.realTokens} tokens after the ${last + 1} documents training uses, fewer than --eval-tokens ${spec.evalTokens} for the held-out quality metrics; lower --eval-tokens (0 skips them), lower --max-tokens, or use a larger corpus`);
   }
@@ -114,11 +116,18 @@ export function cacheWindowing(spec: SweepSpec, corpus: Corpus): Record<string, 
 }
 
 /** The sweep's token windows: the study's faithful ones (one truncated, padded window per document) or standard ones. */
-export function windowsFor(spec: SweepSpec, corpus: Corpus): TokenWindows {
+export function windowsFor(spec: SweepSpec, corpus: Corpus, tokenizer: ModelTokenizer = GPT2_TOKENIZER): TokenWindows {
   const documents = trainingDocuments(spec, corpus);
   return spec.windowing === "faithful"
-    ? faithfulSeedStudyWindows(documents, { seqLen: spec.seqLen, maxTokens: spec.maxTokens })
-    : makeWindows(documents, { seqLen: spec.seqLen, maxTokens: spec.maxTokens });
+    ? faithfulSeedStudyWindows(documents, { seqLen: spec.seqLen, maxTokens: spec.maxTokens, tokenizer })
+    : makeWindows(documents, { seqLen: spec.seqLen, maxTokens: spec.maxTokens, tokenizer });
+}
+
+/** The tokenizer a study of this model uses: its own, GPT-2's for GPT-2 models, or a one-line refusal. */
+export function studyTokenizer(model: LoadedModel): ModelTokenizer {
+  if (model.tokenizer) return model.tokenizer;
+  if (model.tokenizer === undefined && asDecoder(model.weights).config.family === "gpt2") return GPT2_TOKENIZER;
+  throw new SettingsError(`${model.label} has no tokenizer.json: a study needs its text turned into the model's tokens; add the model's tokenizer.json (and tokenizer_config.json) to its directory`);
 }
 
 function bar(options: PipelineOptions, label: string, total: number, unit: string): ProgressBar {
@@ -309,14 +318,16 @@ export async function runSweep(spec: SweepSpec, options: PipelineOptions): Promi
   log(`model: ${model.label} (sha256 ${model.sha256.slice(0, 16)}…)`);
   checkSpecAgainstModel(spec, model.weights.config);
   const corpus = loadCorpus(spec.corpus);
-  const windows = windowsFor(spec, corpus);
+  const tokenizer = studyTokenizer(model);
+  const windows = windowsFor(spec, corpus, tokenizer);
   checkCorpusYield(spec, corpus, windows);
   log(`corpus: ${corpus.name} (${corpus.documents.length} documents, sha256 ${corpus.sha256.slice(0, 16)}…); ${windows.nWindows} windows of ${spec.seqLen}: ${windows.realTokens} real tokens, ${windows.bosTokens} BOS, ${windows.padTokens} padding`);
   const hooks = [...new Set(spec.conditions.map((c) => hookFor(spec, c.layer)))].sort();
   const cacheBar = bar(options, "activations", windows.nWindows * spec.seqLen, "tok");
   const cache = buildActivationCache(options.cacheDir, {
     model, corpus: { name: corpus.name, sha256: corpus.sha256, documents: corpus.documents.length, documentIds: corpus.documents.map((d) => d.id) }, windows,
-    windowing: cacheWindowing(spec, corpus), hooks, residual: spec.residual,
+    // The tokenizer is part of the key for every model but GPT-2 (whose keys are unchanged).
+    windowing: { ...cacheWindowing(spec, corpus), ...(tokenizer !== GPT2_TOKENIZER ? { tokenizer: tokenizer.sha256 } : {}) }, hooks, residual: spec.residual,
     onProgress: (done, total) => cacheBar.update(done, `of ${total}`),
   }, { log });
   cacheBar.done(`cache ${cache.dir}`);
@@ -324,8 +335,8 @@ export async function runSweep(spec: SweepSpec, options: PipelineOptions): Promi
     model: model.label, modelKind: model.kind, weightsSha256: model.sha256, corpus: corpus.name, corpusSha256: corpus.sha256,
     activationCache: cache.dir, activationCacheKey: cache.manifest.key, activationCacheSha256: cache.manifest.contentSha256,
   };
-  const heldOut = heldOutWindowsFor(spec, corpus, windows);
-  const context = trainingContext(spec, options.outDir, cache, receipts, options.threads, heldOut ? makeEvaluation(model.weights, heldOut) : undefined);
+  const heldOut = heldOutWindowsFor(spec, corpus, windows, tokenizer);
+  const context = trainingContext(spec, options.outDir, cache, receipts, options.threads, heldOut ? makeEvaluation(model.weights, heldOut) : undefined, tokenizer);
   const result = { model, corpus, windows, cache, trained: 0, skipped: 0, trainedElsewhere: 0 };
   if (options.cacheOnly) return result;
   if (heldOut) log(`quality metrics on ${spec.evalTokens} held-out tokens (${heldOut.nWindows} windows of documents after the training ones)`);

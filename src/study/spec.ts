@@ -8,14 +8,13 @@
 import { readFileSync } from "node:fs";
 import type { Recipe } from "../sae/config.ts";
 import { RECIPES } from "../sae/config.ts";
-import { MODEL_NAMES } from "../gpt2/loader.ts";
 import type { ResidualConvention } from "../gpt2/model.ts";
 import { checkValue, SettingsError, type FlagSpec, type FlagValues } from "./value_rules.ts";
 import { parseYamlSubset } from "./yaml.ts";
 import { parseStrictJson } from "./strict_json.ts";
 
 /** The models a sweep (or any command that needs a GPT-2) can run on, in words (the CLI's --model help says the same). */
-export const MODEL_HELP = "gpt2 (weights from --weights, SAE_SEEDS_WEIGHTS or weights/gpt2), mini (brown-gpt2-mini, the small GPT-2 trained by train-lm that ships in models/), random (seeded random GPT-2 small control) or random-mini (seeded random control of mini's shape)";
+export const MODEL_HELP = "gpt2 (weights from --weights, SAE_SEEDS_WEIGHTS or weights/gpt2), mini (brown-gpt2-mini, the small GPT-2 trained by train-lm that ships in models/), random (seeded random GPT-2 small control), random-mini (seeded random control of mini's shape), a model directory in the Hugging Face layout (config.json + model.safetensors or a sharded index; GPT-2, GPT-NeoX/Pythia, Llama or Gemma-2), or a hub repository id (owner/name) fetched with `download --model owner/name`";
 
 export interface Condition {
   layer: number;
@@ -142,7 +141,7 @@ export interface SweepSetting extends FlagSpec {
 /** Every setting a sweep has: its flag (the record key), spec-file key, type and domain. */
 export const SWEEP_SETTINGS: Record<string, SweepSetting> = {
   name: { key: "name", type: "string", description: "sweep name (output goes to runs/<name>)", shownDefault: DEFAULT_SPEC.name },
-  model: { key: "model", type: "string", choices: MODEL_NAMES, description: MODEL_HELP, shownDefault: DEFAULT_SPEC.model },
+  model: { key: "model", type: "string", description: MODEL_HELP, shownDefault: DEFAULT_SPEC.model },
   weights: { key: "weights", type: "string", description: "directory with config.json and model.safetensors" },
   corpus: { key: "corpus", type: "string", description: "brown, a .jsonl file with a text field, or a text file (one document per line)", shownDefault: DEFAULT_SPEC.corpus },
   windowing: { key: "windowing", type: "string", choices: ["standard", "faithful"], description: "standard windows, or the seed study's (one truncated, padded window per document)", shownDefault: DEFAULT_SPEC.windowing },

@@ -4,7 +4,7 @@
  * as a program (`node sweep_worker.js`, or the .ts under tsx), talking only over the IPC channel.
  */
 import { loadActivationCache } from "../data/activation_cache.ts";
-import { loadModel } from "../gpt2/loader.ts";
+import { loadModel, loadModelTokenizer } from "../gpt2/loader.ts";
 import { applyThreads } from "./threads.ts";
 import { makeEvaluation, trainRun, trainingContext, type Evaluation, type TrainingContext } from "./training_run.ts";
 import { actsEvaluation } from "./acts_sweep.ts";
@@ -41,7 +41,7 @@ async function workerContext(init: WorkerInit): Promise<TrainingContext> {
     const w = init.evaluation.windows;
     evaluation = makeEvaluation(model.weights, { seqLen: w.seqLen, nWindows: w.nWindows, tokens: Int32Array.from(w.tokens), mask: Uint8Array.from(w.mask), kind: Uint8Array.from(w.kind) });
   }
-  return trainingContext(init.spec, init.outDir, cache, init.receipts, init.threads, evaluation);
+  return trainingContext(init.spec, init.outDir, cache, init.receipts, init.threads, evaluation, loadModelTokenizer({ model: init.spec.model, weightsDir: init.spec.weights }));
 }
 
 /** The worker side, started by trainInProcesses, talking over the IPC channel. */

@@ -5,7 +5,8 @@
  * runs with it in its own process, and so does every worker process (./sweep_worker.ts).
  */
 import { createHash } from "node:crypto";
-import type { GPT2Weights } from "../gpt2/weights.ts";
+import type { ModelWeights } from "../gpt2/model.ts";
+import { GPT2_TOKENIZER, type ModelTokenizer } from "../gpt2/model_tokenizer.ts";
 import { hookBaseline, rowsQuality, saeQuality, type HeldOutWindows, type HookBaseline } from "../sae/quality.ts";
 import type { SAE } from "../sae/sae.ts";
 import { selectTrainingRows, describeRow, KIND_REAL } from "../data/windows.ts";
@@ -23,7 +24,7 @@ import { heldOutFrequencies, latentFrequencies } from "../sae/held_out_frequency
  * for imported activations (no model), the held-out rows themselves (CE-loss and KL then unavailable).
  */
 export interface Evaluation {
-  weights?: GPT2Weights;
+  weights?: ModelWeights;
   windows?: HeldOutWindows;
   /** Imported activations: held-out rows [T, d] of the one hook, scored by rowsQuality. */
   rows?: { hook: string; x: Float32Array; T: number };
@@ -45,15 +46,17 @@ export interface TrainingContext {
   lastHookRows?: { hook: string; rows: RowSource };
   /** Present when the sweep computes quality metrics (spec.evalTokens > 0). */
   evaluation?: Evaluation;
+  /** The model's tokenizer (shows the context of a row). */
+  tokenizer: ModelTokenizer;
 }
 
 /** The training context of a sweep: its training rows (real tokens unless includeSpecial), their count, and the evaluation. */
-export function trainingContext(spec: SweepSpec, outDir: string, cache: ActivationCache, receipts: Record<string, unknown>, threads: number, evaluation?: Evaluation): TrainingContext {
+export function trainingContext(spec: SweepSpec, outDir: string, cache: ActivationCache, receipts: Record<string, unknown>, threads: number, evaluation?: Evaluation, tokenizer: ModelTokenizer = GPT2_TOKENIZER): TrainingContext {
   if (spec.evalTokens > 0 && !evaluation) throw new Error(`sweep "${spec.name}" asks for quality metrics on ${spec.evalTokens} held-out tokens, but no model and held-out windows were given`);
   const trainingRowIds = selectTrainingRows(cache.windows, { includeSpecial: spec.includeSpecial });
   let realTokens = 0;
   for (const r of trainingRowIds) if (cache.windows.kind[r] === KIND_REAL) realTokens++;
-  return { spec, outDir, cache, trainingRowIds, realTokens, documentIds: cache.manifest.corpus.documentIds, receipts, threads, ...(evaluation ? { evaluation } : {}) };
+  return { spec, outDir, cache, trainingRowIds, realTokens, documentIds: cache.manifest.corpus.documentIds, receipts, threads, tokenizer, ...(evaluation ? { evaluation } : {}) };
 }
 
 /** sha256 of held-out windows (what identities record). */
@@ -64,7 +67,7 @@ export function heldOutSha256(w: HeldOutWindows): string {
 }
 
 /** What quality metrics need, from the model and the held-out windows (hook baselines are made when first asked for). */
-export function makeEvaluation(weights: GPT2Weights, windows: HeldOutWindows): Evaluation {
+export function makeEvaluation(weights: ModelWeights, windows: HeldOutWindows): Evaluation {
   return { weights, windows, sha256: heldOutSha256(windows), baselines: new Map() };
 }
 
@@ -142,7 +145,7 @@ export function trainRun(ctx: TrainingContext, condition: Condition, seed: numbe
       // Imported rows have no token ids (−1): their context is their position in the source.
       describeRow: ctx.cache.manifest.imported
         ? (row) => ({ documentId: "imported", position: ctx.trainingRowIds[row]!, text: `row ${ctx.trainingRowIds[row]!} of the import` })
-        : (row) => describeRow(ctx.cache.windows, ctx.trainingRowIds[row]!, ctx.documentIds),
+        : (row) => describeRow(ctx.cache.windows, ctx.trainingRowIds[row]!, ctx.documentIds, 8, ctx.tokenizer),
       receipts: { ...ctx.receipts, hook, activationsSha256: identity.identity.activations.sha256 },
       onProgress: (done, _total, extra) => onProgress?.(done, extra),
     });

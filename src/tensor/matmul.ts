@@ -14,7 +14,7 @@
  */
 import type { MatmulArgs, MatmulKernel } from "./matmul_types.ts";
 import { ShapeError } from "./shape.ts";
-import { wasmMatmul, wasmMatmulGelu, wasmMatmulHalf, wasmSimdAvailable } from "./wasm/index.ts";
+import { useRelaxedSimd, wasmMatmul, wasmMatmulGelu, wasmMatmulHalf, wasmSimdAvailable } from "./wasm/index.ts";
 import { decodeBf16, decodeF16 } from "./half.ts";
 import { geluScalar } from "./det_math.ts";
 
@@ -159,13 +159,19 @@ packedB = new Float64Array(KC * (NC + NR));
 
 /**
  * The default: the threaded WebAssembly SIMD kernel where the runtime has SIMD, else the scalar blocked kernel.
- * SAE_SEEDS_MATMUL=blocked|reference|wasm forces a choice (for audits and benchmarks).
+ * SAE_SEEDS_MATMUL=blocked|reference|wasm forces a choice (for audits and benchmarks); wasm-relaxed opts in to the
+ * relaxed-SIMD kernel (fused multiply-add; CPU-dependent results, recorded as "wasm-simd-relaxed").
  */
 function initialKernel(): [string, MatmulKernel] {
   const forced = process.env.SAE_SEEDS_MATMUL;
   if (forced === "blocked") return ["blocked", blockedMatmul];
   if (forced === "reference") return ["reference", referenceMatmul];
-  if (forced !== undefined && forced !== "" && forced !== "wasm") throw new Error(`SAE_SEEDS_MATMUL must be wasm, blocked or reference, got "${forced}"`);
+  if (forced === "wasm-relaxed") {
+    // Opt-in: fused multiply-adds (relaxed SIMD), faster where the CPU has FMA, results CPU-dependent (named so).
+    useRelaxedSimd(true);
+    return ["wasm-simd-relaxed", wasmMatmul];
+  }
+  if (forced !== undefined && forced !== "" && forced !== "wasm") throw new Error(`SAE_SEEDS_MATMUL must be wasm, wasm-relaxed, blocked or reference, got "${forced}"`);
   return wasmSimdAvailable() ? ["wasm-simd", wasmMatmul] : ["blocked", blockedMatmul];
 }
 

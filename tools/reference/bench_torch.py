@@ -34,6 +34,10 @@ Keys:
                                      AdamW with decay on matrices), random tokens, float32; tokens per second =
                                      B·T / median step time. Configs: 4x128 t128 b16 (the shipped model's shape)
                                      and, full only, 2x64 t64 b8.
+  family.<family>.<shape>[.bf16].tokens_per_s
+                                     forward to the last block for GPT-2, GPT-NeoX, Llama and Gemma-2 at a
+                                     Pythia-160m-like (d 768, 4 layers) and a Llama-1B-like (d 2048, GQA 32/8,
+                                     MLP 8192, 2 layers) shape, batch 2 x 256 tokens (bench_families_torch.py).
   peak_rss_mb (ru_maxrss), torch.version, torch.threads, torch.blas, loadavg.start / loadavg.end (1-minute
   load average of the machine, to show whether other work was running).
 """
@@ -56,6 +60,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gpt2_reference  # noqa: E402
 from sae_torch import TorchSAE  # noqa: E402
 from train_gpt2_reference import param_shapes  # noqa: E402
+from bench_families_torch import bench_families  # noqa: E402
 
 MATMUL_FULL = [(256, 256, 256), (512, 512, 512), (1024, 1024, 1024), (2048, 2048, 2048), (64, 768, 2304),
                (2048, 768, 3072), (4096, 768, 8192)]
@@ -213,10 +218,11 @@ def blas_name():
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fewer shapes and shorter timing")
-    ap.add_argument("--only", default="matmul,gpt2,sae,lm", help="comma-separated sections: matmul, gpt2, sae, lm (sae1: only the one-thread SAE cases)")
+    ap.add_argument("--only", default="matmul,gpt2,sae,lm,families", help="comma-separated sections: matmul, gpt2, sae, lm, families (sae1: only the one-thread SAE cases)")
     ap.add_argument("--threads", type=int, default=2)
     a = ap.parse_args()
     sections = {"matmul": bench_matmul, "gpt2": bench_gpt2, "sae": bench_sae, "lm": bench_lm,
+                "families": lambda quick, min_time: bench_families(quick, min_time, median_seconds, log),
                 "sae1": lambda quick, min_time: bench_sae(quick, min_time, one_thread=True)}
     wanted = [s for s in a.only.split(",") if s]
     bad = [s for s in wanted if s not in sections]

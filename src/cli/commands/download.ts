@@ -1,11 +1,13 @@
 /**
- * `download`: fetch GPT-2 weights from the hub (verified) into weights/gpt2, a pinned corpus into corpora/, an SAE
+ * `download`: fetch GPT-2 weights from the hub (verified) into weights/gpt2, any model repository (--model owner/name:
+ * config, single or sharded safetensors, tokenizer; gated ones with HF_TOKEN) into weights/<owner>/<name>, a pinned
+ * corpus into corpora/, an SAE
  * repository (sparsify, dictionary_learning, SAELens) into saes/<repo>, or one SAE of a SAELens release.
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Command } from "../command.ts";
-import { downloadModel, DEFAULT_HUB_URL, type DownloadedFile } from "../../gpt2/hub.ts";
+import { downloadModel, downloadRepo, isRepoId, repoDir, DEFAULT_HUB_URL, type DownloadedFile } from "../../gpt2/hub.ts";
 import { DEFAULT_RAW_URL, downloadPinnedCorpus, isPinnedCopy, PINNED_CORPORA } from "../../data/study_corpus.ts";
 import { downloadSAELensRelease, downloadSAERepo } from "../../sae/hub_download.ts";
 import { PINNED_RELEASE_TABLE, storedReleaseTablePath } from "../../sae/saelens_releases.ts";
@@ -48,7 +50,7 @@ export const downloadCommand: Command = {
   name: "download",
   summary: "Download GPT-2 from the hub, the seed study's corpus from its pinned commit, an SAE repository (--sae) or one SAE of a SAELens release (--saelens-release); sizes and sha256 checked.",
   flags: {
-    model: { type: "string", description: "gpt2, gpt2-medium, gpt2-large or gpt2-xl (openai-community/<model>)", default: "gpt2" },
+    model: { type: "string", description: "gpt2, gpt2-medium, gpt2-large or gpt2-xl (openai-community/<model>), or a model repository id such as EleutherAI/pythia-160m, HuggingFaceTB/SmolLM2-135M, meta-llama/Llama-3.2-1B, google/gemma-2-2b (config, single or sharded safetensors, tokenizer files; gated ones need HF_TOKEN) into weights/<owner>/<name>", default: "gpt2" },
     dir: { type: "string", description: "target directory", shownDefault: "weights/gpt2; with --sae or --saelens-release: saes/<repository>" },
     "hub-url": { type: "string", description: "hub base URL", default: DEFAULT_HUB_URL },
     corpus: { type: "string", description: `download a pinned corpus instead of weights: ${Object.keys(PINNED_CORPORA).join(", ")} (into corpora/<name>/)` },
@@ -95,7 +97,15 @@ export const downloadCommand: Command = {
       return;
     }
     const dir = (flags.dir as string | undefined) ?? "weights/gpt2";
-    const files = await downloadModel({ model: flags.model as string, dir, hubUrl, onProgress: bars.onProgress });
+    const model = flags.model as string;
+    if (isRepoId(model)) {
+      const target = (flags.dir as string | undefined) ?? repoDir(model);
+      const got = await downloadRepo(model, { dir: target, hubUrl, onProgress: bars.onProgress, ...(revision ? { revision } : {}) });
+      bars.report(got.files, target);
+      console.log(`${model} → ${target}: ${got.weights === "sharded" ? `${got.files.filter((f) => /^model-.*\.safetensors$/.test(f.file)).length} weight shards` : "one weight file"}, ${(got.bytes / 2 ** 20).toFixed(1)} MiB in ${got.files.length} files; run it with --model ${model}`);
+      return;
+    }
+    const files = await downloadModel({ model, dir, hubUrl, onProgress: bars.onProgress });
     bars.report(files);
   },
 };

@@ -40,11 +40,12 @@ export class WasmGemmEngine {
    */
   private pool: GemmWorkerPool | null;
 
-  constructor() {
+  /** `relaxedMadd`: the opt-in relaxed-SIMD micro-kernel (results depend on the CPU; see ./micro_kernel.ts). */
+  constructor(options: { relaxedMadd?: boolean } = {}) {
     const wasm = requireWebAssembly();
     const shared = sharedMemorySupported();
     this.memory = new wasm.Memory({ initial: 1, maximum: MAX_PAGES, shared });
-    const module = new wasm.Module(gemmModuleBytes(this.blocking, { initialPages: 1, maximumPages: MAX_PAGES, shared }));
+    const module = new wasm.Module(gemmModuleBytes(this.blocking, { initialPages: 1, maximumPages: MAX_PAGES, shared }, { relaxedMadd: options.relaxedMadd ?? false }));
     this.gemm = new wasm.Instance(module, { env: { memory: this.memory } }).exports.gemm as GemmFunction;
     this.pool = shared ? new GemmWorkerPool(module, this.memory) : null;
   }

@@ -67,12 +67,13 @@ export const EPILOGUE = { none: 0, gelu: 1 } as const;
 /** `bFormat`: how B is stored. */
 export const B_FORMAT = { f32: 0, f16: 1, bf16: 2 } as const;
 
-export function gemmModuleBytes(blocking: GemmBlocking, memory: MemoryImport): Uint8Array {
+/** `relaxedMadd`: the micro-kernel's multiply-adds as relaxed SIMD (CPU-dependent results; for measurement only). */
+export function gemmModuleBytes(blocking: GemmBlocking, memory: MemoryImport, options: { relaxedMadd?: boolean } = {}): Uint8Array {
   const { mr, nr, mc, kc, nc } = blocking;
   if (mc % mr !== 0 || nc % nr !== 0) throw new RangeError("MC must be a multiple of MR and NC of NR");
   if (kc < 1) throw new RangeError("KC must be positive");
   const functions: FunctionDefinition[] = [];
-  functions[FN.microKernel] = emitMicroKernel({ mr, nr }, "microKernel");
+  functions[FN.microKernel] = emitMicroKernel({ mr, nr, relaxedMadd: options.relaxedMadd ?? false }, "microKernel");
   functions[FN.packA] = emitPackPanels(mr, "packA");
   functions[FN.packB] = emitPackPanels(nr, "packB");
   functions[FN.addTile] = emitAddTile(nr);

@@ -21,10 +21,32 @@ import { webAssembly } from "./wasm_api.ts";
 
 let engine: WasmGemmEngine | null = null;
 let threadOverride: number | null = null;
+let relaxedMadd = false;
 
 function getEngine(): WasmGemmEngine {
-  engine ??= new WasmGemmEngine();
+  engine ??= new WasmGemmEngine({ relaxedMadd });
   return engine;
+}
+
+/** Whether this runtime compiles relaxed SIMD (Node ≥ 22, or Node 20 with --experimental-wasm-relaxed-simd). */
+export function relaxedSimdAvailable(): boolean {
+  try {
+    return webAssembly !== undefined && webAssembly.validate(gemmModuleBytes(GEMM_BLOCKING, { initialPages: 1, maximumPages: 1, shared: false }, { relaxedMadd: true }));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Opt in to the relaxed-SIMD micro-kernel (f32x4.relaxed_madd: fused multiply-add where the CPU has FMA). Faster, but
+ * its results depend on the CPU, so it is never the default and its kernel name ("wasm-simd-relaxed", in every
+ * receipt) says so. Takes effect for the engine created next (the current one is shut down).
+ */
+export function useRelaxedSimd(on: boolean): void {
+  if (on === relaxedMadd) return;
+  if (on && !relaxedSimdAvailable()) throw new Error("relaxed SIMD is not available in this runtime: use Node 22 or later, or start Node 20 with --experimental-wasm-relaxed-simd");
+  shutdownThreads();
+  relaxedMadd = on;
 }
 
 let simdAvailable: boolean | null = null;

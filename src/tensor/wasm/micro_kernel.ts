@@ -37,9 +37,15 @@ export interface MicroTile {
   mr: number;
   /** Columns of the C tile; a multiple of 4 (one f32x4 vector per 4 columns). */
   nr: number;
+  /**
+   * Use relaxed SIMD's f32x4.relaxed_madd (a·b + c, fused on CPUs with FMA, rounded twice on those without) for the
+   * multiply-adds: fewer instructions and a free register, but the result depends on the CPU — only for measuring
+   * (bench/relaxed_simd.ts); the default kernel multiplies and adds separately, the same bits everywhere.
+   */
+  relaxedMadd?: boolean;
 }
 
-export function emitMicroKernel({ mr, nr }: MicroTile, exportName: string | null): FunctionDefinition {
+export function emitMicroKernel({ mr, nr, relaxedMadd = false }: MicroTile, exportName: string | null): FunctionDefinition {
   if (nr % 4 !== 0 || nr <= 0 || mr <= 0) throw new RangeError(`micro tile ${mr}×${nr} is not supported`);
   const vectorsPerRow = nr / 4;
   const { i32, v128 } = ValType;
@@ -69,7 +75,8 @@ export function emitMicroKernel({ mr, nr }: MicroTile, exportName: string | null
       code.localGet(aPanel).v128Load32Splat(4 * r).localSet(aBroadcast);
       for (let v = 0; v < vectorsPerRow; v++) {
         // acc[r][v] = acc[r][v] + broadcast(a[r]) · b[v]
-        code.localGet(acc[r]![v]!).localGet(aBroadcast).localGet(bVec[v]!).f32x4Mul().f32x4Add().localSet(acc[r]![v]!);
+        if (relaxedMadd) code.localGet(aBroadcast).localGet(bVec[v]!).localGet(acc[r]![v]!).f32x4RelaxedMadd().localSet(acc[r]![v]!);
+        else code.localGet(acc[r]![v]!).localGet(aBroadcast).localGet(bVec[v]!).f32x4Mul().f32x4Add().localSet(acc[r]![v]!);
       }
     }
     code.localGet(aPanel).i32Const(4 * mr).i32Add().localSet(aPanel);
