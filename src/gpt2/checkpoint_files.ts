@@ -24,9 +24,11 @@ export interface OpenCheckpoint {
   dataBytes: number;
   /** The file holding a tensor. */
   fileOf(name: string): string | undefined;
+  /** Close every file. */
   close(): void;
 }
 
+/** A weight file set that is inconsistent: a missing shard, a tensor in two files, an index that disagrees with its shards. */
 export class CheckpointFilesError extends Error {
   override name = "CheckpointFilesError";
 }
@@ -131,6 +133,7 @@ export function checkpointWeightFiles(dir: string): { kind: "single"; path: stri
   return null;
 }
 
+/** Open a checkpoint directory's weights (single file or shards), headers validated, tensors read on demand. */
 export function openCheckpointDir(dir: string): OpenCheckpoint {
   const where = checkpointWeightFiles(dir);
   if (!where) throw new CheckpointFilesError(`${dir} has neither ${SINGLE_FILE} nor ${SHARD_INDEX}`);

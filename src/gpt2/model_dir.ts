@@ -24,6 +24,7 @@ import { estimateModelMemory, gib, type MemoryEstimate } from "./model_memory.ts
 import { GPT2_TOKENIZER, hfTokenizer, TokenizerError, type ModelTokenizer } from "./model_tokenizer.ts";
 import { sha256File } from "./weights_location.ts";
 
+/** A model directory that cannot be loaded: missing files, bad JSON, or too large for the memory limit. */
 export class ModelDirError extends Error {
   override name = "ModelDirError";
 }
@@ -68,6 +69,7 @@ function readJson(path: string, what: string): Record<string, unknown> {
   }
 }
 
+/** The memory a model may use: `explicit`, else SAE_SEEDS_MEMORY_LIMIT_GIB, else the machine's memory. */
 export function memoryLimit(explicit?: number): number {
   if (explicit !== undefined) return explicit;
   const env = process.env.SAE_SEEDS_MEMORY_LIMIT_GIB;
@@ -120,6 +122,7 @@ function heldBytes(family: FamilySpec, config: DecoderConfig, info: (name: strin
   return { bytes, matrixElementBytes: matrices > 0 && sixteen === matrices ? 2 : 4 };
 }
 
+/** Load a model directory of any supported family (see the file header): memory checked first, 16-bit kept. */
 export async function loadModelDir(dir: string, options: LoadDirOptions = {}): Promise<LoadedDecoder> {
   const configPath = join(dir, "config.json");
   if (!existsSync(configPath)) throw new ModelDirError(`${dir} has no config.json: not a Hugging Face model directory (download one with \`download --model <repo>\`)`);

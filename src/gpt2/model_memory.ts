@@ -35,6 +35,7 @@ export function estimateModelMemory(c: DecoderConfig, weightBytes: number, matri
   return { weights: weightBytes, staging, activations, total: weightBytes + staging + activations };
 }
 
+/** Bytes as GiB with one decimal, for messages. */
 export function gib(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 }

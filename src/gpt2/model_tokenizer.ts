@@ -31,11 +31,13 @@ export interface ModelTokenizer {
   padId: number;
   /** Plain text → ids, no special tokens added or recognised. */
   encode(text: string): number[];
+  /** Ids → text (special tokens by their names). */
   decode(ids: readonly number[]): string;
   /** One token as text, for display (a partial UTF-8 character shows as U+FFFD; specials by their name). */
   decodeToken(id: number): string;
 }
 
+/** A tokenizer.json that cannot be used: unreadable, or not this model's. */
 export class TokenizerError extends Error {
   override name = "TokenizerError";
 }
@@ -52,7 +54,8 @@ export const GPT2_TOKENIZER: ModelTokenizer = {
   decodeToken: gpt2.decodeToken,
 };
 
-type Json = Record<string, unknown>;
+/** A parsed JSON object. */
+export type Json = Record<string, unknown>;
 
 interface AddedTokenJson {
   id: number;
@@ -83,6 +86,7 @@ export interface HFTokenizerFiles {
   label: string;
 }
 
+/** A ModelTokenizer from a tokenizer.json and tokenizer_config.json (see the file header for BOS/EOS/pad and plain text). */
 export function hfTokenizer(files: HFTokenizerFiles): ModelTokenizer {
   const { tokenizerJson, tokenizerConfig, modelConfig = {}, label } = files;
   const added = (Array.isArray(tokenizerJson.added_tokens) ? tokenizerJson.added_tokens : []) as AddedTokenJson[];

@@ -23,6 +23,7 @@ export interface NamedTensor {
 
 const isNorm = (key: string): boolean => /(norm|ln_\d|ln_f)[^.]*\.weight$/.test(key);
 
+/** Every parameter of a family at this config, seeded (see the file header), in the family's tensor order. */
 export function randomCheckpointTensors(family: FamilySpec, config: DecoderConfig, seed = 0, std = 0.02): NamedTensor[] {
   return family.expectedTensors(config).map(({ key, shape }) => {
     const data = new Float32Array(shape.reduce((a, b) => a * b, 1));

@@ -111,6 +111,7 @@ export type SpliceStart =
   | { kind: "inside"; layer: number; residualHook: string }
   | { kind: "embedding" };
 
+/** Where and how a hook's spliced passes start for this model (validates the hook name). */
 export function spliceStart(hook: string, weights: ModelWeights): SpliceStart {
   const config = asDecoder(weights).config;
   blocksNeededFor(hook, config); // validates the name for this model

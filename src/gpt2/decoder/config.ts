@@ -78,6 +78,7 @@ export interface DecoderConfig {
   mlpBias: boolean;
 }
 
+/** A config.json (or DecoderConfig) that no supported model has: names the file, the key and the fix. */
 export class DecoderConfigError extends Error {
   override name = "DecoderConfigError";
 }

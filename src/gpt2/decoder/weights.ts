@@ -53,16 +53,17 @@ export interface DecoderBlock {
 export interface DecoderWeights {
   kind: "decoder";
   config: DecoderConfig;
-  /** [vocab, d]: row t is token t's embedding. */
+  /** The token embeddings, shape [vocab, d]: row t is token t's embedding. */
   embed: Matrix;
   /** [positions, d] learned position embeddings (GPT-2), or null. */
   posEmbed: Float32Array | null;
   blocks: DecoderBlock[];
   finalNorm: Norm;
-  /** [vocab, d]: logits = x·Uᵀ. The same object as `embed` when the embeddings are tied. */
+  /** The unembedding U, shape [vocab, d], logits = x·Uᵀ; the same object as `embed` when the embeddings are tied. */
   unembed: Matrix;
 }
 
+/** Whether these are decoder weights (any family) rather than GPT-2's float32 GPT2Weights. */
 export function isDecoderWeights(w: unknown): w is DecoderWeights {
   return typeof w === "object" && w !== null && (w as { kind?: unknown }).kind === "decoder";
 }

@@ -4,6 +4,7 @@
  */
 import { DecoderConfigError } from "../decoder/config.ts";
 
+/** A parsed config.json object. */
 export type ConfigJson = Record<string, unknown>;
 
 export class ConfigFields {

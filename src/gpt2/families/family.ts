@@ -6,6 +6,8 @@
 import type { DecoderConfig, ModelFamily } from "../decoder/config.ts";
 import type { DecoderWeights } from "../decoder/weights.ts";
 import type { ConfigJson } from "./config_fields.ts";
+
+export type { ConfigJson } from "./config_fields.ts";
 import type { CheckpointTensors, ExpectedTensor } from "./tensors.ts";
 
 export interface MapOptions {
@@ -22,11 +24,13 @@ export interface FamilySpec {
   /** config.json `model_type` values and `architectures` entries this file reads. */
   modelTypes: readonly string[];
   architectures: readonly string[];
+  /** The forward's config from this family's config.json (`file` names it in messages). */
   parseConfig(json: ConfigJson, file: string): DecoderConfig;
   /** Every parameter the file must hold, with its shape, in a fixed order. */
   expectedTensors(config: DecoderConfig): ExpectedTensor[];
   /** Non-parameter tensors files of this family may carry (causal-mask buffers, cached rotary frequencies). */
   isBuffer(key: string): boolean;
+  /** Check the checkpoint's tensors against the config and map them onto the forward's parameters. */
   mapTensors(src: CheckpointTensors, config: DecoderConfig, options?: MapOptions): DecoderWeights;
   /** The config.json of a checkpoint with this config (for writing checkpoints in the family's layout). */
   toConfigJson(config: DecoderConfig): ConfigJson;

@@ -11,6 +11,7 @@ import { gemma2Family } from "./gemma2.ts";
 
 export const FAMILIES: readonly FamilySpec[] = [gpt2Family, gptNeoXFamily, llamaFamily, gemma2Family];
 
+/** The family file a DecoderConfig came from. */
 export function familyOf(config: DecoderConfig): FamilySpec {
   return FAMILIES.find((f) => f.family === config.family)!;
 }
@@ -37,5 +38,5 @@ export function parseModelConfig(json: unknown, file = "config.json"): DecoderCo
   return familyForConfig(json as ConfigJson, file).parseConfig(json as ConfigJson, file);
 }
 
-export type { FamilySpec } from "./family.ts";
+export type { FamilySpec, ConfigJson } from "./family.ts";
 export { gpt2Family, gptNeoXFamily, llamaFamily, gemma2Family };

@@ -11,7 +11,9 @@ import { WeightsError } from "../weights.ts";
 
 /** What a loader hands a family: the tensors by their names in the file(s). */
 export interface CheckpointTensors {
+  /** Every tensor name. */
   names(): string[];
+  /** A tensor's dtype and shape (from the header; nothing is read). */
   info(name: string): { dtype: DType; shape: readonly number[] };
   /** A floating tensor as float32 (F16/BF16 upcast exactly, F64 rounded). */
   readFloat32(name: string): Float32Array;
