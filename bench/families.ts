@@ -94,12 +94,13 @@ async function productSeconds(p: Product, bf16: boolean): Promise<number> {
   return bestSeconds(`matmul ${p.m}x${p.k}x${p.n}`, run, { iterations: small ? 20 : 3 });
 }
 
-export async function benchFamilies(quick = false): Promise<Record<string, number>> {
+/** `only` narrows the shapes and families (by name) for a targeted run; quick keeps the first shape. */
+export async function benchFamilies(quick = false, only: { shapes?: string[]; families?: string[] } = {}): Promise<Record<string, number>> {
   const out: Record<string, number> = {};
   const rows = BATCH * SEQ;
   const tokens = Int32Array.from({ length: rows }, (_, i) => (i * 7919) % 50000);
-  for (const shape of quick ? FAMILY_SHAPES.slice(0, 1) : FAMILY_SHAPES) {
-    for (const family of FAMILIES) {
+  for (const shape of (quick ? FAMILY_SHAPES.slice(0, 1) : FAMILY_SHAPES).filter((s) => !only.shapes || only.shapes.includes(s.name))) {
+    for (const family of FAMILIES.filter((f) => !only.families || only.families.includes(f.family))) {
       for (const bf16 of shape.name === "llama1b" && family.family === "llama" ? [false, true] : [false]) {
         const config = family.parseConfig(configJsonFor(family, shape), `${family.family} ${shape.name}`);
         const weights = family.mapTensors(inMemory(family, config, bf16), config, { label: "bench" });
