@@ -99,3 +99,31 @@ describe("wasm matmul worker threads", () => {
     setThreads(2);
   });
 });
+
+describe("the pool's job protocol", () => {
+  // A worker woken without a new job (a spurious wake-up, or the re-notification awaitWorkers sends while it waits)
+  // must not run its last job again: that would count it twice (the pending count below zero) and let the next job
+  // start before the workers are ready — the state in which a sweep once hung, the caller and the worker each waiting.
+  it("a worker woken without a new job waits again instead of running its last one twice", async () => {
+    const { GemmWorkerPool } = await import("../src/tensor/wasm/threads.ts");
+    const { WasmGemmEngine } = await import("../src/tensor/wasm/engine.ts");
+    const engine = new WasmGemmEngine();
+    const m = 64, n = 2048, k = 300; // enough work for two threads
+    const product = () => {
+      const c = new Float32Array(m * n);
+      engine.multiply({ a: new Float32Array(m * k).fill(1), b: new Float32Array(k * n).fill(1), c, m, n, k }, 2);
+      return c;
+    };
+    expect(product().every((x) => x === k)).toBe(true);
+    const pool = (engine as unknown as { pool: InstanceType<typeof GemmWorkerPool> }).pool;
+    const ctl = (pool as unknown as { control: Int32Array }).control;
+    expect(pool.size).toBe(1);
+    for (let i = 0; i < 20; i++) {
+      Atomics.notify(ctl, 0); // GENERATION: wake every worker, with no new job
+      await new Promise((ok) => setTimeout(ok, 5));
+    }
+    expect(Atomics.load(ctl, 1)).toBe(0); // PENDING: nobody ran the last job again
+    expect(product().every((x) => x === k)).toBe(true);
+    engine.shutdown();
+  });
+});

@@ -16,6 +16,9 @@
  *            STARTED     workers that have instantiated the module (or failed to: FAILED)
  *   slot w   ASSIGNED    the generation whose job worker w must join (so a late-waking worker can never join a
  *                        job twice, or one it was not given), STATUS, and WORKSPACE (its scratch address)
+ * A worker also remembers the last generation it ran, and a wake-up that brings no new generation sends it back to
+ * waiting: without that, a wake-up with no new job (the caller re-notifies while it waits, see awaitWorkers) would run
+ * the last job again and count it twice.
  *   tasks    the `gemm` arguments of every task but the workspace
  *
  * Workers are started from a JavaScript source string (`eval: true`, no inherited execArgv): no TypeScript loader
@@ -51,6 +54,12 @@ const CONTROL_SIZE = taskOf(MAX_TASKS);
 
 /** How long a starting worker may take to instantiate the module before we give up on it. */
 const START_TIMEOUT_MS = 30_000;
+/** A job waiting this long for its workers says so, once (see awaitWorkers). */
+const STUCK_WARNING_MS = 60_000;
+
+function platformWarning(message: string): void {
+  process.emitWarning(message, "WasmMatmulWarning");
+}
 
 /** The arguments of one `gemm` call but the last (GEMM_PARAMS order): everything but the workspace. */
 export type GemmTask = readonly number[];
@@ -70,11 +79,14 @@ try {
 }
 Atomics.notify(ctl, ${STARTED});
 let seen = generation;
+let done = generation; // the last generation this worker ran (or was created at): a job is never run twice
 while (gemm !== null) {
   Atomics.wait(ctl, ${GENERATION}, seen); // returns at once if the generation already moved on
   seen = Atomics.load(ctl, ${GENERATION});
   if (Atomics.load(ctl, ${SHUTDOWN}) !== 0) break;
+  if (seen === done) continue; // woken without a new job: waiting again is all there is to do
   if (Atomics.load(ctl, slot + ${ASSIGNED}) !== seen) continue; // this job is not ours
+  done = seen;
   const workspace = ctl[slot + ${WORKSPACE}];
   const tasks = ctl[${TASK_COUNT}];
   let status = 0;
@@ -155,8 +167,8 @@ export class GemmWorkerPool {
     this.ensureWorkers(workers);
     const ctl = this.control;
     tasks.forEach((args, t) => ctl.set(args, taskOf(t)));
-    ctl[TASK_COUNT] = tasks.length;
-    ctl[NEXT_TASK] = 0;
+    Atomics.store(ctl, TASK_COUNT, tasks.length);
+    Atomics.store(ctl, NEXT_TASK, 0);
     const generation = (Atomics.load(ctl, GENERATION) + 1) | 0;
     for (let w = 1; w <= workers; w++) {
       ctl[slotOf(w) + WORKSPACE] = workspaces[w]!;
@@ -173,12 +185,34 @@ export class GemmWorkerPool {
     } catch (error) {
       ownError = error; // still wait for the workers: they are writing into the same memory
     }
-    for (let pending = Atomics.load(ctl, PENDING); pending !== 0; pending = Atomics.load(ctl, PENDING)) {
-      Atomics.wait(ctl, PENDING, pending);
-    }
+    this.awaitWorkers(generation);
     if (ownError !== null) throw ownError;
     for (let w = 1; w <= workers; w++) {
       if (ctl[slotOf(w) + STATUS] !== 0) throw new Error(`matmul worker thread ${w} failed`);
+    }
+  }
+
+  /**
+   * Wait until every worker of this job has finished. Waits in steps of a second rather than once for ever, and
+   * notifies the job again at each step: a worker that slept through the first notification (it has been seen, once,
+   * under heavy load on a shared machine: the caller waiting here, the worker waiting for a job) is woken, and a job
+   * it already ran it never runs twice (its `done` guard). A count below zero means the accounting is broken: one
+   * error naming the state, never a silent wrong result. After STUCK_WARNING_MS, one warning with the state.
+   */
+  private awaitWorkers(generation: number): void {
+    const ctl = this.control;
+    const start = Date.now();
+    let warned = false;
+    for (let pending = Atomics.load(ctl, PENDING); pending !== 0; pending = Atomics.load(ctl, PENDING)) {
+      if (pending < 0) throw new Error(`matmul thread pool: ${pending} workers pending for job ${generation} (the count went below zero); this is a bug — please report it`);
+      if (Atomics.wait(ctl, PENDING, pending, 1000) === "timed-out") {
+        Atomics.notify(ctl, GENERATION);
+        if (!warned && Date.now() - start > STUCK_WARNING_MS) {
+          warned = true;
+          const slots = this.workers.map((_, i) => `worker ${i + 1} assigned job ${Atomics.load(ctl, slotOf(i + 1) + ASSIGNED)}`).join(", ");
+          platformWarning(`matmul thread pool: job ${generation} has waited ${Math.round((Date.now() - start) / 1000)} s for ${pending} worker(s) (${slots}; tasks taken ${Atomics.load(ctl, NEXT_TASK)} of ${Atomics.load(ctl, TASK_COUNT)}); still waiting`);
+        }
+      }
     }
   }
 
