@@ -62,15 +62,18 @@ describe("the study pipeline", () => {
     expect(mode.median.pValue).toBeGreaterThan(0);
     expect(renderMarkdown(report)).toMatch(/\| condition \| matching \| median best-match cosine/);
     expect(renderHtml(report)).toMatch(/<svg/);
-    expect(mode.sharedFraction).toBeNull();
+    expect(mode.shared).toBeNull();
     // With Paulo & Belrose's criterion: encoders come from the SAE files, the fraction gets its CI and null.
     const shared = buildStabilityReport(findRuns([out]), { threshold: 0.9, bootstrap: 100, nullDraws: 5, rngSeed: 0, sharedThreshold: 0.7 }, "test");
     const sharedMode = shared.conditions[0]!.modes[0]!;
-    expect(sharedMode.sharedFraction!.value).toBeGreaterThanOrEqual(0);
-    expect(sharedMode.sharedFraction!.ci).not.toBeNull();
-    expect(sharedMode.pairs[0]!.shared).toBeGreaterThanOrEqual(0);
+    for (const stat of [sharedMode.shared!.sharedPB, sharedMode.shared!.samePartner, sharedMode.shared!.sharedSamePartner]) {
+      expect(stat.value).toBeGreaterThanOrEqual(0);
+      expect(stat.ci).not.toBeNull();
+    }
+    expect(sharedMode.pairs[0]!.shared!.sharedPB).toBeGreaterThanOrEqual(sharedMode.pairs[0]!.shared!.sharedSamePartner);
     expect(sharedMode.median.value).toBe(mode.median.value); // the decoder matching is the same either way
-    expect(renderMarkdown(shared)).toMatch(/\| shared \(enc\+dec > 0\.7\) \| 95% CI \|/);
+    expect(renderMarkdown(shared)).toMatch(/\| shared \(P&B\) \(> 0\.7\) \| 95% CI \| null \| same partner \| shared, same partner \|/);
+    expect(renderMarkdown(shared)).toMatch(/\*\*shared \(P&B\)\*\*: Paulo & Belrose's definition/);
     // Quality on held-out tokens, per run and per condition.
     expect(metrics.quality.tokens).toBe(128);
     expect(metrics.quality.ceClean).toBeGreaterThan(0);

@@ -15,6 +15,8 @@ import { trainSAE, memoryCheckpointStore } from "../src/sae/trainer.ts";
 import { CURVE_POINTS, convergenceOf, MIN_STEPS } from "../src/sae/training_curve.ts";
 import { applyFlagSettings, conditionId, DEFAULT_SPEC, runBudget, validateSpec, readSpecFile, gridConditions } from "../src/study/spec.ts";
 import { runSweep } from "../src/study/pipeline.ts";
+import { buildStabilityReport, compactDistribution, findRuns } from "../src/study/stability.ts";
+import { renderHtml, renderMarkdown, tokenAxisRows } from "../src/study/report/render.ts";
 import { tinyCheckpoint, tinySpec } from "./helpers/tiny_model.ts";
 import { writeFileSync } from "node:fs";
 
@@ -50,6 +52,18 @@ describe("the token axis in specs", () => {
     expect(runBudget(spec, c, 10_000)).toEqual({ rows: 5000, tokensSeen: 5000, epochs: 1 });
     expect(runBudget(spec, c, 2000)).toEqual({ rows: 2000, tokensSeen: 5000, epochs: 3, trainTokens: 5000 });
     expect(runBudget({ ...spec, epochs: 2 }, c, 2500)).toEqual({ rows: 2500, tokensSeen: 10000, epochs: 4 });
+  });
+});
+
+describe("reports stay small", () => {
+  it("keep a long pooled distribution as evenly spaced order statistics", () => {
+    const values = Float64Array.from({ length: 10_001 }, (_, i) => i / 10_000);
+    const kept = compactDistribution(values, 101);
+    expect(kept).toHaveLength(101);
+    expect(kept[0]).toBe(0);
+    expect(kept[50]).toBe(0.5);
+    expect(kept[100]).toBe(1);
+    expect(compactDistribution([0.123456789, -0.5])).toEqual([0.12346, -0.5]);
   });
 });
 
@@ -96,12 +110,12 @@ describe("a sweep with a token axis", () => {
     const log: string[] = [];
     const spec = validateSpec(tinySpec("axis", weights, {
       conditions: gridConditions([1], [24], [4], ["topk"], [150, 600, 1800]), maxTokens: 1800, repeatCorpus: true, corpus: join(root, "short.txt"),
-      seeds: [1], epochs: 1, evalTokens: 64,
+      seeds: [1, 2], epochs: 1, evalTokens: 64,
     }));
     // A corpus of ~900 tokens: 1800 tokens per pass is two passes over it.
     writeFileSync(join(root, "short.txt"), Array.from({ length: 40 }, (_, i) => `Document ${i} says that the quick brown fox number ${i} jumps over the lazy dog near the river bank today.`).join("\n"));
     const result = await runSweep(spec, { outDir: out, cacheDir, threads: 2, quiet: true, log: (l) => log.push(l) });
-    expect(result.trained).toBe(3);
+    expect(result.trained).toBe(6);
     const run = (t: number) => join(out, `L1-n24-k4-topk-t${t}`, "seed-1");
     const metrics = (t: number) => JSON.parse(readFileSync(join(run(t), "metrics.json"), "utf8"));
     expect(metrics(150)).toMatchObject({ trainingRows: 150, tokensSeen: 150, passes: 1 });
@@ -127,7 +141,26 @@ describe("a sweep with a token axis", () => {
       expect(identity.budget.tokensSeen).toBe(t);
     }
     // A rerun reuses every run.
-    expect((await runSweep(spec, { outDir: out, cacheDir, threads: 2, quiet: true, log: () => {} })).skipped).toBe(3);
+    expect((await runSweep(spec, { outDir: out, cacheDir, threads: 2, quiet: true, log: () => {} })).skipped).toBe(6);
+    // The report: the token axis with its budgets, the three shared definitions, presence, subspaces, frequencies,
+    // and every condition flagged as not converged (a handful of steps each), naming the rule.
+    const report = buildStabilityReport(findRuns([out]), { threshold: 0.9, bootstrap: 50, nullDraws: 5, rngSeed: 0, sharedThreshold: 0.7 }, "axis");
+    const rows = tokenAxisRows(report);
+    expect(rows.map((r) => r.tokensPerPass)).toEqual(["150", "600", "1800"]);
+    expect(rows[2]!.passes).toBe((1800 / big.trainingRows).toFixed(2));
+    expect(rows.every((r) => r.converged === "no (2 of 2 runs not)")).toBe(true);
+    const mode = report.conditions[0]!.modes[0]!;
+    expect(mode.shared!.sharedPB.nullMean).not.toBeNull();
+    expect(mode.presence.counts.reduce((a, b) => a + b, 0)).toBe(2 * 24);
+    expect(mode.frequency).not.toBeNull();
+    const md = renderMarkdown(report);
+    expect(md).toMatch(/## Training tokens \(token axis; full matching; 95% CI\)/);
+    expect(md).toMatch(/\*\*Not converged\*\* \(3 of 3 conditions\)/);
+    expect(md).toMatch(/Rule — converged: at least 200 optimizer steps/);
+    expect(md).toMatch(/## Across seeds, subspaces, and which latents are stable/);
+    const html = renderHtml(report);
+    expect(html).toMatch(/against training tokens<\/h3>/);
+    expect(html.match(/<svg/g)!.length).toBeGreaterThan(10);
     // Without --repeat-corpus the short corpus is refused in one line.
     await expect(runSweep({ ...spec, repeatCorpus: false }, { outDir: join(root, "no-repeat"), cacheDir, threads: 2, quiet: true, log: () => {} }))
       .rejects.toThrow(/yields \d+ tokens, fewer than --max-tokens 1800; .*--repeat-corpus/);

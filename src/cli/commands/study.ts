@@ -95,7 +95,7 @@ export const planCommand: Command = {
 export const STABILITY_FLAGS: Record<string, FlagSpec> = {
   "live-only": { type: "boolean", description: "only the live-only matching" },
   threshold: { type: "number", above: -1, max: 1, description: "the 'survives' threshold on matched cosine", default: 0.9 },
-  "shared-threshold": { type: "number", above: -1, max: 1, description: "Paulo & Belrose's shared latent: encoder and decoder matched to the same partner, both cosines above this", default: 0.7 },
+  "shared-threshold": { type: "number", above: -1, max: 1, description: "shared latents: decoder and encoder matches both above this cosine (Paulo & Belrose), reported beside 'same partner' and both; also the 'has a partner' threshold of the presence and subspace views", default: 0.7 },
   bootstrap: { type: "int", min: 0, description: "bootstrap resamples of seeds", default: 2000 },
   null: { type: "int", min: 0, description: "random-dictionary null draws", default: 200 },
   seed: { type: "int", min: 0, description: "RNG seed for bootstrap and null", default: 0 },
@@ -139,7 +139,7 @@ export const stabilityCommand: Command = {
     if (flags.json) console.log(JSON.stringify(report));
     else if (flags.md) console.log(renderMarkdown(report));
     else {
-      for (const r of tableRows(report)) console.log(`${r.condition.padEnd(44)} ${r.mode.padEnd(9)} median ${r.median} ${r.medianCi}  ≥${report.threshold}: ${r.fraction} ${r.fractionCi}  shared ${r.shared} ${r.sharedCi}  null ${r.nullMedian}  p ${r.pValue}  dead ${r.dead}`);
+      for (const r of tableRows(report)) console.log(`${r.condition.padEnd(44)} ${r.mode.padEnd(9)} median ${r.median} ${r.medianCi}  ≥${report.threshold}: ${r.fraction} ${r.fractionCi}  shared (P&B) ${r.sharedPB} ${r.sharedPBCi}  null median ${r.nullMedian}  p ${r.pValue}  dead ${r.dead}`);
       for (const q of qualityRows(report)) console.log(`${q.condition.padEnd(44)} quality   EV ${q.explainedVariance}  CE-loss score ${q.ceLossScore}  KL score ${q.klScore}  L0 ${q.l0}  dead ${q.dead}`);
       console.log(`report: ${join(out, "report.html")} (also report.md, report.json)`);
     }

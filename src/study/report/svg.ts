@@ -81,3 +81,60 @@ export function barSvg(labels: string[], values: number[], opts: { width?: numbe
   }).join("");
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" role="img" aria-label="bars"><line x1="${pad}" y1="${height - pad}" x2="${width - pad}" y2="${height - pad}" stroke="#555"/><text x="10" y="${height / 2}" font-size="10" text-anchor="middle" transform="rotate(-90 10 ${height / 2})">${esc(yLabel)}</text>${bars}</svg>`;
 }
+
+export interface BandSeries {
+  label: string;
+  color: string;
+  /** One point per x: the value and its interval (null: no interval). */
+  points: { x: number; y: number; lo?: number | null; hi?: number | null }[];
+  /** Draw as a dashed line (e.g. the null). */
+  dashed?: boolean;
+}
+
+/**
+ * Lines over a logarithmic x axis (e.g. a statistic against training tokens), each with a shaded interval band —
+ * the observed statistics with their bootstrap intervals beside the null's mean.
+ */
+export function logLineSvg(series: BandSeries[], opts: { width?: number; height?: number; xLabel?: string; yLabel?: string; yLo?: number; yHi?: number } = {}): string {
+  const { width = 460, height = 260, xLabel = "training tokens (log scale)", yLabel = "" } = opts;
+  const pad = 40;
+  const xs = series.flatMap((s) => s.points.map((p) => p.x)).filter((x) => x > 0);
+  const ys = series.flatMap((s) => s.points.flatMap((p) => [p.y, p.lo ?? p.y, p.hi ?? p.y])).filter(Number.isFinite);
+  if (!xs.length || !ys.length) return "";
+  const lx0 = Math.floor(Math.log10(Math.min(...xs))), lx1 = Math.ceil(Math.log10(Math.max(...xs)));
+  const y0 = opts.yLo ?? Math.min(0, ...ys), y1 = opts.yHi ?? Math.max(...ys) * 1.05 + 1e-9;
+  const X = (x: number) => pad + ((Math.log10(x) - lx0) / Math.max(1e-9, lx1 - lx0)) * (width - 2 * pad);
+  const Y = (y: number) => height - pad - ((y - y0) / Math.max(1e-12, y1 - y0)) * (height - 1.5 * pad);
+  const xTicks = Array.from({ length: lx1 - lx0 + 1 }, (_, i) => lx0 + i).map((e) => {
+    const x = X(10 ** e);
+    return `<line x1="${x}" y1="${height - pad}" x2="${x}" y2="${height - pad + 4}" stroke="#555"/><text x="${x}" y="${height - pad + 16}" font-size="10" text-anchor="middle">10^${e}</text>`;
+  }).join("");
+  const yTicks = Array.from({ length: 5 }, (_, i) => y0 + ((y1 - y0) * i) / 4).map((v) => `<text x="${pad - 4}" y="${Y(v) + 3}" font-size="9" text-anchor="end">${v.toFixed(2)}</text><line x1="${pad}" y1="${Y(v)}" x2="${width - pad}" y2="${Y(v)}" stroke="#eee"/>`).join("");
+  const drawn = series.map((s) => {
+    const pts = [...s.points].filter((p) => p.x > 0 && Number.isFinite(p.y)).sort((a, b) => a.x - b.x);
+    if (!pts.length) return "";
+    const band = pts.every((p) => p.lo != null && p.hi != null)
+      ? `<path d="M ${pts.map((p) => `${X(p.x)} ${Y(p.hi!)}`).join(" L ")} L ${[...pts].reverse().map((p) => `${X(p.x)} ${Y(p.lo!)}`).join(" L ")} Z" fill="${s.color}" fill-opacity="0.15" stroke="none"/>`
+      : "";
+    const line = `<path d="M ${pts.map((p) => `${X(p.x)} ${Y(p.y)}`).join(" L ")}" fill="none" stroke="${s.color}" stroke-width="1.6"${s.dashed ? ' stroke-dasharray="5 3"' : ""}/>`;
+    const dots = pts.map((p) => `<circle cx="${X(p.x)}" cy="${Y(p.y)}" r="2.5" fill="${s.color}"/>`).join("");
+    return band + line + dots;
+  }).join("");
+  const legendSeries = series.map((s) => ({ label: s.label, values: [], color: s.color }));
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" role="img" aria-label="statistic against tokens">${yTicks}<line x1="${pad}" y1="${height - pad}" x2="${width - pad}" y2="${height - pad}" stroke="#555"/><line x1="${pad}" y1="${pad / 2}" x2="${pad}" y2="${height - pad}" stroke="#555"/>${xTicks}<text x="${width / 2}" y="${height - 4}" font-size="11" text-anchor="middle">${esc(xLabel)}</text><text x="11" y="${height / 2}" font-size="11" text-anchor="middle" transform="rotate(-90 11 ${height / 2})">${esc(yLabel)}</text>${drawn}${legend(legendSeries, pad + 8, pad / 2)}</svg>`;
+}
+
+/** Bars for several series side by side per label (e.g. the presence histogram, observed beside the null). */
+export function groupedBarSvg(labels: string[], series: { label: string; values: number[]; color: string }[], opts: { width?: number; height?: number; xLabel?: string; yLabel?: string } = {}): string {
+  const { width = 420, height = 200, xLabel = "", yLabel = "" } = opts;
+  const pad = 34;
+  const top = Math.max(1e-9, ...series.flatMap((s) => s.values));
+  const group = (width - 2 * pad) / Math.max(1, labels.length);
+  const bw = Math.max(1, (group - 4) / Math.max(1, series.length));
+  const bars = labels.map((label, i) => series.map((s, k) => {
+    const v = s.values[i] ?? 0;
+    const h = (Math.max(0, v) / top) * (height - 1.6 * pad);
+    return `<rect x="${pad + i * group + 2 + k * bw}" y="${height - pad - h}" width="${bw - 1}" height="${h}" fill="${s.color}" opacity="0.8"/>`;
+  }).join("") + `<text x="${pad + i * group + group / 2}" y="${height - pad + 12}" font-size="9" text-anchor="middle">${esc(label)}</text>`).join("");
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" role="img" aria-label="grouped bars"><line x1="${pad}" y1="${height - pad}" x2="${width - pad}" y2="${height - pad}" stroke="#555"/><text x="${width / 2}" y="${height - 4}" font-size="11" text-anchor="middle">${esc(xLabel)}</text><text x="10" y="${height / 2}" font-size="10" text-anchor="middle" transform="rotate(-90 10 ${height / 2})">${esc(yLabel)}</text>${bars}${legend(series.map((s) => ({ ...s, values: [] })), width - pad - 150, pad / 2)}</svg>`;
+}
