@@ -32,6 +32,11 @@ export interface StabilityOptions {
   sharedThreshold?: number;
   /** Seed pairs the subspace view covers (default match/stats.ts's DEFAULT_SUBSPACE_PAIRS). */
   subspacePairs?: number;
+  /**
+   * Fewer null draws for wide dictionaries, where each draw is many exact matchings of n × n matrices: conditions with
+   * more than `features` latents use `draws` (each condition's report says how many it used).
+   */
+  nullDrawsAbove?: { features: number; draws: number };
 }
 
 function readJson<T>(path: string): T {
@@ -171,8 +176,9 @@ function qualitySummary(runs: RunSummary[], options: StabilityOptions): QualityS
 export function conditionReport(id: string, runs: LoadedRun[], options: StabilityOptions): ConditionReport {
   const c = runs[0]!.spec.condition;
   const dicts = runs.map((r) => r.dictionary);
+  const nullDraws = options.nullDrawsAbove && c.features > options.nullDrawsAbove.features ? Math.min(options.nullDraws, options.nullDrawsAbove.draws) : options.nullDraws;
   const common = {
-    threshold: options.threshold, bootstrap: options.bootstrap, nullDraws: options.nullDraws, rngSeed: options.rngSeed,
+    threshold: options.threshold, bootstrap: options.bootstrap, nullDraws, rngSeed: options.rngSeed,
     ...(options.sharedThreshold !== undefined ? { sharedThreshold: options.sharedThreshold } : {}),
     ...(options.subspacePairs !== undefined ? { subspacePairs: options.subspacePairs } : {}),
   };
@@ -192,7 +198,7 @@ export function conditionReport(id: string, runs: LoadedRun[], options: Stabilit
   }));
   return {
     id, layer: c.layer, features: c.features, k: c.k, recipe: c.recipe, hook: runs[0]!.spec.hook, seeds: runs.map((r) => r.seed),
-    ...(c.tokens !== undefined ? { tokens: c.tokens } : {}), training: trainingSummary(runSummaries),
+    ...(c.tokens !== undefined ? { tokens: c.tokens } : {}), training: trainingSummary(runSummaries), nullDraws,
     // Examples from the live-only matching: a dead feature has no contexts to show, and in the full matching the
     // low-cosine band is mostly dead features.
     runs: runSummaries, quality: qualitySummary(runSummaries, options), modes: modes.map((m) => toModeReport(m, options.threshold)),

@@ -172,6 +172,8 @@ export interface ConditionReport {
   /** Tokens on a token axis (the condition's own), else absent. */
   tokens?: number;
   training: TrainingSummary;
+  /** Null draws this condition's statistics used (the report's, or fewer for wide dictionaries: StabilityOptions.nullDrawsAbove). */
+  nullDraws?: number;
   /** Null when the runs carry no quality metrics (evalTokens 0, or made before they existed). */
   quality: QualitySummary | null;
   modes: ModeReport[];

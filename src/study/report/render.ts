@@ -270,7 +270,7 @@ export function renderMarkdown(report: StabilityReport): string {
     "",
     `Model: ${report.model}${report.modelIsRandomControl ? " — **random-weight control, not trained GPT-2**" : ""}  `,
     `Corpus: ${report.corpus}  `,
-    `Bootstrap: ${report.bootstrap} resamples of seeds · null model: ${report.nullDraws} random-dictionary draws (smallest possible p-value ${(1 / (report.nullDraws + 1)).toFixed(3)})`,
+    `Bootstrap: ${report.bootstrap} resamples of seeds · null model: ${report.nullDraws} random-dictionary draws (smallest possible p-value ${(1 / (report.nullDraws + 1)).toFixed(3)})${fewerDraws(report)}`,
     "",
     `| condition | matching | median best-match cosine | 95% CI | fraction ≥ ${t} | 95% CI | PW-MCC | shared (P&B)${sharedLabel(report)} | 95% CI | null | same partner | shared, same partner | null median | p (median) | dead | FVU | converged |`,
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
@@ -296,6 +296,14 @@ export function renderMarkdown(report: StabilityReport): string {
     "",
   ];
   return lines.join("\n");
+}
+
+/** Where some conditions used fewer null draws than the report's (wide dictionaries), which and how many. */
+function fewerDraws(report: StabilityReport): string {
+  const fewer = report.conditions.filter((c) => c.nullDraws !== undefined && c.nullDraws !== report.nullDraws);
+  if (!fewer.length) return "";
+  const draws = [...new Set(fewer.map((c) => c.nullDraws))].join("/");
+  return `; ${fewer.length} condition${fewer.length > 1 ? "s" : ""} (${[...new Set(fewer.map((c) => c.features))].sort((a, b) => a - b).join(", ")} latents) used ${draws} draws (smallest p ${(1 / (Number(draws.split("/")[0]) + 1)).toFixed(3)})`;
 }
 
 /** The conditions whose runs did not all pass the convergence rule, named, with the rule. */
