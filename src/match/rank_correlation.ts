@@ -18,6 +18,7 @@ export function averageRanks(values: ArrayLike<number>): Float64Array {
   return ranks;
 }
 
+/** Pearson's correlation coefficient of two equally long samples (NaN for fewer than two points or a constant one). */
 export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
   const n = x.length;
   if (n !== y.length) throw new RangeError(`pearson: ${n} and ${y.length} values`);
@@ -33,6 +34,7 @@ export function pearson(x: ArrayLike<number>, y: ArrayLike<number>): number {
   return sxx > 0 && syy > 0 ? sxy / Math.sqrt(sxx * syy) : NaN;
 }
 
+/** Spearman's ρ: Pearson's correlation of the samples' average ranks (see the header). */
 export function spearman(x: ArrayLike<number>, y: ArrayLike<number>): number {
   if (x.length !== y.length) throw new RangeError(`spearman: ${x.length} and ${y.length} values`);
   return pearson(averageRanks(x), averageRanks(y));

@@ -16,3 +16,5 @@ export * from "./io.ts";
 export * from "./hub_download.ts";
 export * from "./saelens_releases.ts";
 export * from "./reference_check.ts";
+export * from "./training_curve.ts";
+export * from "./held_out_frequency.ts";

@@ -35,6 +35,7 @@ export interface CurveAccumulator {
   l0: number;
 }
 
+/** An empty curve for a run of `totalSteps` optimizer steps. */
 export function newCurve(totalSteps: number): CurveAccumulator {
   return { totalSteps, points: [], rows: 0, fvu: 0, l0: 0 };
 }

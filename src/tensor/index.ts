@@ -9,3 +9,4 @@ export { backward, zeroGrads } from "./autograd.ts";
 export { matmul as matmulRaw, blockedMatmul, referenceMatmul, setMatmulKernel, matmulKernelName, checkMatmulArgs } from "./matmul.ts";
 export type { MatmulArgs, MatmulKernel } from "./matmul_types.ts";
 export { Rng, detLog } from "./rng.ts";
+export { symmetricEigen, type SymmetricEigen } from "./symmetric_eigen.ts";
