@@ -76,7 +76,8 @@ describe("stability --saes and match on SAEs sae-seeds did not train", () => {
     expect(full.median.value).toBeGreaterThan(0.99); // the same planted directions in every seed
     expect(full.median.nullMean).toBeLessThan(0.6);
     expect(full.median.pValue).toBeLessThan(0.1);
-    expect(full.sharedFraction.value).toBeGreaterThan(0.95);
+    expect(full.shared.sharedPB.value).toBeGreaterThan(0.95);
+    expect(full.shared.sharedSamePartner.value).toBeGreaterThan(0.95);
     expect(c.quality.explainedVariance.value).toBeGreaterThan(-10);
     expect(c.quality.ceLossScore).toBeNull();
     expect(report.model).toBe("EleutherAI/pythia-160m");
